@@ -1,0 +1,45 @@
+# Herald's tasks. `make help` lists them; `make test` is what CI runs.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/herald
+FUZZTIME ?= 10s
+
+.PHONY: help run build test test-go test-interop fuzz lint bench e2e clean
+
+help: ## List the targets.
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+run: build ## Run Herald on its embedded default (127.0.0.1:8080, ./herald-data).
+	$(BIN) serve
+
+build: ## Build bin/herald.
+	$(GO) build -o $(BIN) ./cmd/herald
+
+test: lint test-go fuzz test-interop ## Everything CI checks: lint, Go tests with -race, short fuzz runs, interop tests.
+
+test-go: ## Go tests with the race detector.
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each.
+	@set -e; for f in $$(grep -rlE --include='*_test.go' '^func Fuzz' .); do \
+	  pkg=./$$(dirname $$f); \
+	  for t in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$f | cut -d' ' -f2); do \
+	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) $$pkg >/tmp/herald-fuzz.log 2>&1 || { cat /tmp/herald-fuzz.log; exit 1; }; \
+	  done; \
+	done
+
+test-interop: build ## Interop tests with the official @microsoft/signalr client under Node.
+	cd test/interop && npm ci --no-audit --no-fund --loglevel=error && HERALD_BIN=$(CURDIR)/$(BIN) npm test
+
+lint: ## gofmt and go vet.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: build ## Benchmarks (figures beside a baseline from the same run).
+	$(GO) test -run='^$$' -bench=. -benchmem ./hub/protocol/ ./client/
+
+e2e: test-interop ## End-to-end tests against a running binary.
+
+clean: ## Remove build output.
+	rm -rf bin

@@ -1,0 +1,191 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/backplane"
+	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/internal/conformance"
+	"github.com/heraldhq/herald/internal/httpx"
+)
+
+// Server is a configured Herald, ready to serve.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	auth     *auth.Authenticator
+	hubs     []*hub.Hub
+	handler  http.Handler
+	ready    atomic.Bool
+	registry *prometheus.Registry
+}
+
+// New builds a Server from cfg: it validates the configuration and opens what it needs.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, registry: prometheus.NewRegistry()}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	a, err := auth.New(ctx, cfg.Auth)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	s.auth = a
+	if a.DevMode() {
+		s.log.Warn("DEV MODE: no JWT secret, key or JWKS URL is configured; anyone can get a token for any user with POST /api/auth/dev-login. Never run this way in production.")
+	}
+
+	mux := http.NewServeMux()
+	metrics := hub.NewMetrics(s.registry)
+	bp := backplane.NewMemory()
+	notifications, err := s.newHub("notifications", true, bp, metrics)
+	if err != nil {
+		return nil, err
+	}
+	mount(mux, "/hubs/notifications", notifications)
+	if cfg.ConformanceHub {
+		h, err := s.newHub("conformance", false, bp, metrics)
+		if err != nil {
+			return nil, err
+		}
+		conformance.Register(h, s.registry)
+		mount(mux, "/hubs/conformance", h)
+	}
+
+	mux.Handle("/api/auth/dev-login", a.DevLoginHandler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			httpx.WriteError(w, http.StatusServiceUnavailable, "not_ready", "Herald is starting or shutting down.")
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteError(w, http.StatusNotFound, "not_found", "No such endpoint.")
+	})
+	s.handler = httpx.CORS(cfg.CORSOrigins, mux)
+	return s, nil
+}
+
+func mount(mux *http.ServeMux, path string, h *hub.Hub) {
+	mux.Handle(path, h)
+	mux.Handle(path+"/negotiate", h)
+}
+
+func (s *Server) newHub(name string, requireAuth bool, bp backplane.Backplane, metrics *hub.Metrics) (*hub.Hub, error) {
+	hc := s.cfg.Hub
+	h, err := hub.New(name, hub.Options{
+		Authenticate:           s.authenticate,
+		RequireAuth:            requireAuth,
+		Backplane:              bp,
+		Metrics:                metrics,
+		Logger:                 s.log,
+		MaxMessageSize:         hc.MaxMessageSize,
+		MaxParallelInvocations: hc.MaxParallelInvocations,
+		StreamBufferCapacity:   hc.StreamBufferCapacity,
+		SendQueueSize:          hc.SendQueueSize,
+		HandshakeTimeout:       hc.HandshakeTimeout,
+		KeepAliveInterval:      hc.KeepAliveInterval,
+		ClientTimeout:          hc.ClientTimeout,
+		EnableDetailedErrors:   hc.DetailedErrors,
+		AllowedOrigins:         s.cfg.CORSOrigins,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hub %s: %w", name, err)
+	}
+	s.hubs = append(s.hubs, h)
+	return h, nil
+}
+
+// authenticate adapts the auth package to the hub's identity.
+func (s *Server) authenticate(r *http.Request) (*hub.Principal, error) {
+	id, err := s.auth.Authenticate(r)
+	if errors.Is(err, auth.ErrNoToken) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &hub.Principal{UserID: id.UserID, Roles: id.Roles, Claims: id.Claims}, nil
+}
+
+// Handler is the server's HTTP handler (for tests that serve it themselves).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run listens on the configured address and serves until ctx ends, then drains: hubs send every
+// connection a Close that allows reconnecting, in-flight requests finish, all within
+// ShutdownTimeout.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener of the caller's.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer s.auth.Close()
+	for _, h := range s.hubs {
+		if err := h.Start(ctx); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.ready.Store(true)
+	s.log.Info(fmt.Sprintf("listening on http://%s", ln.Addr()), "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		s.ready.Store(false)
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	drain, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	errs := make([]error, len(s.hubs))
+	var wg sync.WaitGroup
+	for i, h := range s.hubs {
+		wg.Go(func() {
+			if err := h.Shutdown(drain); err != nil {
+				errs[i] = fmt.Errorf("drain hub %s: %w", h.Name(), err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := srv.Shutdown(drain); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		s.log.Warn("shutdown incomplete", "err", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,168 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/heraldhq/herald/app"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// setup serves a Herald with cfg on a loopback port and returns its base URL.
+func setup(t *testing.T, cfg app.Config) string {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := app.New(ctx, cfg)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	base := "http://" + ln.Addr().String()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 5*time.Second, 10*time.Millisecond)
+	return base
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	t.Parallel()
+	base := setup(t, app.Config{})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+	}
+	resp, err := http.Get(base + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	for _, name := range []string{"herald_hub_messages_received_total", "herald_hub_slow_consumer_disconnects_total", "go_goroutines"} {
+		require.Contains(t, string(body), name)
+	}
+}
+
+func TestUnknownPathIsJSONError(t *testing.T) {
+	t.Parallel()
+	base := setup(t, app.Config{})
+	resp, err := http.Get(base + "/nope")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	var body struct {
+		Error struct{ Code, Message string }
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	require.Equal(t, "not_found", body.Error.Code)
+}
+
+func TestDevLoginTokenOpensNotificationsHub(t *testing.T) {
+	t.Parallel()
+	base := setup(t, app.Config{})
+	negotiate := func(token string) int {
+		req, err := http.NewRequest(http.MethodPost, base+"/hubs/notifications/negotiate?negotiateVersion=1", nil)
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusUnauthorized, negotiate(""))
+	require.Equal(t, http.StatusUnauthorized, negotiate("not-a-jwt"))
+
+	resp, err := http.Post(base+"/api/auth/dev-login", "application/json", strings.NewReader(`{"user":"alice"}`))
+	require.NoError(t, err)
+	var login struct{ Token string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&login))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, http.StatusOK, negotiate(login.Token))
+}
+
+func TestDevLoginOffWithJWTSecret(t *testing.T) {
+	t.Parallel()
+	cfg := app.Config{}
+	cfg.Auth.Secret = strings.Repeat("s", 32)
+	base := setup(t, cfg)
+	resp, err := http.Post(base+"/api/auth/dev-login", "application/json", strings.NewReader(`{"user":"alice"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+func TestConformanceHubOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	post := func(base string) int {
+		resp, err := http.Post(base+"/hubs/conformance/negotiate?negotiateVersion=1", "", nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusNotFound, post(setup(t, app.Config{})))
+	require.Equal(t, http.StatusOK, post(setup(t, app.Config{ConformanceHub: true})))
+}
+
+func TestCORSPreflight(t *testing.T) {
+	t.Parallel()
+	base := setup(t, app.Config{CORSOrigins: []string{"http://example.test"}})
+	req, err := http.NewRequest(http.MethodOptions, base+"/hubs/notifications/negotiate", nil)
+	require.NoError(t, err)
+	req.Header.Set("Origin", "http://example.test")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,x-signalr-user-agent")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	require.Equal(t, "http://example.test", resp.Header.Get("Access-Control-Allow-Origin"))
+	require.Equal(t, "true", resp.Header.Get("Access-Control-Allow-Credentials"))
+	allowed := strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers"))
+	for _, h := range []string{"authorization", "x-requested-with", "x-signalr-user-agent"} {
+		require.Contains(t, allowed, h)
+	}
+
+	req.Header.Set("Origin", "http://evil.test")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
+}
+
+func TestBadConfig(t *testing.T) {
+	t.Parallel()
+	_, err := app.New(context.Background(), app.Config{DataDir: t.TempDir(), Hub: app.HubConfig{MaxMessageSize: -1}})
+	require.ErrorContains(t, err, "max message size")
+	cfg := app.Config{DataDir: t.TempDir()}
+	cfg.Auth.Secret = "short"
+	_, err = app.New(context.Background(), cfg)
+	require.Error(t, err)
+}

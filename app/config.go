@@ -1,0 +1,79 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/heraldhq/herald/auth"
+)
+
+// Config is everything `herald serve` can be told. The zero value of a field means its default.
+type Config struct {
+	// Addr is the listen address. Default 127.0.0.1:8080.
+	Addr string
+	// DataDir holds Herald's embedded state. Default ./herald-data.
+	DataDir string
+	// ConformanceHub serves /hubs/conformance, the hub the protocol interop tests use.
+	ConformanceHub bool
+	// Auth configures JWT validation. With no secret, key or JWKS URL Herald runs in dev mode.
+	Auth auth.Config
+	// CORSOrigins are the browser origins allowed to call Herald (patterns; "*" for any).
+	CORSOrigins []string
+	// Hub holds the limits and timers of every hub.
+	Hub HubConfig
+	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM. Default 10 s.
+	ShutdownTimeout time.Duration
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// HubConfig holds the hub limits; zero means the hub package's default (see hub.Options).
+type HubConfig struct {
+	MaxMessageSize         int
+	MaxParallelInvocations int
+	StreamBufferCapacity   int
+	SendQueueSize          int
+	HandshakeTimeout       time.Duration
+	KeepAliveInterval      time.Duration
+	ClientTimeout          time.Duration
+	DetailedErrors         bool
+}
+
+// WithDefaults fills in the defaults.
+func (c Config) WithDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "herald-data"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Auth.DevMode() && c.Auth.DevSecretFile == "" {
+		c.Auth.DevSecretFile = filepath.Join(c.DataDir, "dev-secret")
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("shutdown timeout must not be negative, got %s", c.ShutdownTimeout))
+	}
+	for name, v := range map[string]int{
+		"max message size": c.Hub.MaxMessageSize, "max parallel invocations": c.Hub.MaxParallelInvocations,
+		"stream buffer capacity": c.Hub.StreamBufferCapacity, "send queue size": c.Hub.SendQueueSize,
+	} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", name, v))
+		}
+	}
+	return errors.Join(errs...)
+}
