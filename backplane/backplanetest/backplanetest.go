@@ -1,0 +1,228 @@
+// Package backplanetest is the conformance suite every backplane.Backplane implementation must pass.
+package backplanetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/backplane"
+)
+
+// NewCluster returns a function that makes nodes of one fresh, isolated cluster: every node made by
+// the same returned function sees the others' messages, and nothing of any other cluster. The suite
+// closes the nodes it makes.
+type NewCluster func(t *testing.T) func() backplane.Backplane
+
+// waitFor bounds every wait for a delivery; deliveries that must NOT happen are checked by publishing
+// a marker afterwards on the same channel and waiting for it instead of sleeping.
+const waitFor = 5 * time.Second
+
+// Run runs the conformance suite.
+func Run(t *testing.T, newCluster NewCluster) {
+	t.Run("DeliversToEveryNodeIncludingPublisher", func(t *testing.T) {
+		t.Parallel()
+		node := newCluster(t)
+		a, b, c := open(t, node), open(t, node), open(t, node)
+		ra, rb := subscribe(t, a, "all"), subscribe(t, b, "all")
+		publish(t, c, "all", "hello")
+		ra.expect(t, "hello")
+		rb.expect(t, "hello")
+		publish(t, a, "all", "self")
+		ra.expect(t, "self")
+		rb.expect(t, "self")
+	})
+	t.Run("ChannelsAreIsolated", func(t *testing.T) {
+		t.Parallel()
+		node := newCluster(t)
+		a, b := open(t, node), open(t, node)
+		ru := subscribe(t, a, "user:a")
+		rab := subscribe(t, b, "user:ab")
+		publish(t, b, "user:ab", "for-ab")
+		publish(t, b, "user:a", "for-a")
+		ru.expect(t, "for-a")
+		rab.expect(t, "for-ab")
+		ru.none(t)
+		rab.none(t)
+	})
+	t.Run("ClustersAreIsolated", func(t *testing.T) {
+		t.Parallel()
+		one, two := open(t, newCluster(t)), open(t, newCluster(t))
+		r1, r2 := subscribe(t, one, "all"), subscribe(t, two, "all")
+		publish(t, two, "all", "two")
+		publish(t, one, "all", "one")
+		r1.expect(t, "one")
+		r2.expect(t, "two")
+		r1.none(t)
+		r2.none(t)
+	})
+	t.Run("UnsubscribeStopsDelivery", func(t *testing.T) {
+		t.Parallel()
+		node := newCluster(t)
+		a, b := open(t, node), open(t, node)
+		ra, rb := subscribe(t, a, "group:g"), subscribe(t, b, "group:g")
+		require.NoError(t, a.Unsubscribe(context.Background(), "group:g"))
+		require.NoError(t, a.Unsubscribe(context.Background(), "never-subscribed"))
+		publish(t, b, "group:g", "after")
+		rb.expect(t, "after")
+		ra.none(t)
+	})
+	t.Run("ResubscribeReplacesHandler", func(t *testing.T) {
+		t.Parallel()
+		a := open(t, newCluster(t))
+		first := subscribe(t, a, "c")
+		second := subscribe(t, a, "c")
+		publish(t, a, "c", "x")
+		second.expect(t, "x")
+		first.none(t)
+	})
+	t.Run("PreservesOrderOfOnePublisher", func(t *testing.T) {
+		t.Parallel()
+		node := newCluster(t)
+		a, b := open(t, node), open(t, node)
+		rb := subscribe(t, b, "ordered")
+		const n = 500
+		for i := range n {
+			publish(t, a, "ordered", fmt.Sprint(i))
+		}
+		for i := range n {
+			rb.expect(t, fmt.Sprint(i))
+		}
+	})
+	t.Run("PayloadsAreByteExact", func(t *testing.T) {
+		t.Parallel()
+		node := newCluster(t)
+		a, b := open(t, node), open(t, node)
+		rb := subscribe(t, b, "bin")
+		big := bytes.Repeat([]byte{0, 0x1e, 0xff, 'a'}, 256*1024)
+		for _, p := range [][]byte{{}, {0}, []byte("héllo\n\x1e"), big} {
+			require.NoError(t, a.Publish(context.Background(), "bin", p))
+			got := rb.next(t)
+			require.True(t, bytes.Equal(p, got), "payload of %d bytes changed in transit (got %d bytes)", len(p), len(got))
+		}
+	})
+	t.Run("ConcurrentPublishers", func(t *testing.T) {
+		t.Parallel()
+		node := newCluster(t)
+		sub := open(t, node)
+		rs := subscribe(t, sub, "busy")
+		const publishers, each = 4, 100
+		var wg sync.WaitGroup
+		for p := range publishers {
+			pub := open(t, node)
+			wg.Go(func() {
+				for i := range each {
+					if err := pub.Publish(context.Background(), "busy", fmt.Appendf(nil, "%d-%d", p, i)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		last := make(map[string]int)
+		for range publishers * each {
+			var p, i int
+			_, err := fmt.Sscanf(string(rs.next(t)), "%d-%d", &p, &i)
+			require.NoError(t, err)
+			key := fmt.Sprint(p)
+			if prev, ok := last[key]; ok {
+				require.Greater(t, i, prev, "publisher %d's messages arrived out of order", p)
+			}
+			last[key] = i
+		}
+	})
+	t.Run("ClosedNodeRefusesCalls", func(t *testing.T) {
+		t.Parallel()
+		node := newCluster(t)
+		a := node()
+		require.NoError(t, a.Close())
+		require.NoError(t, a.Close(), "Close is idempotent")
+		require.ErrorIs(t, a.Publish(context.Background(), "x", nil), backplane.ErrClosed)
+		require.ErrorIs(t, a.Subscribe(context.Background(), "x", func(string, []byte) {}), backplane.ErrClosed)
+	})
+	t.Run("CancelledContext", func(t *testing.T) {
+		t.Parallel()
+		a := open(t, newCluster(t))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		require.Error(t, a.Publish(ctx, "x", []byte("y")))
+	})
+}
+
+func open(t *testing.T, node func() backplane.Backplane) backplane.Backplane {
+	t.Helper()
+	b := node()
+	t.Cleanup(func() { require.NoError(t, b.Close()) })
+	return b
+}
+
+func publish(t *testing.T, b backplane.Backplane, channel, payload string) {
+	t.Helper()
+	require.NoError(t, b.Publish(context.Background(), channel, []byte(payload)))
+}
+
+// receiver collects what one subscription receives.
+type receiver struct {
+	channel string
+	pub     backplane.Backplane
+	ch      chan []byte
+}
+
+func subscribe(t *testing.T, b backplane.Backplane, channel string) *receiver {
+	t.Helper()
+	r := &receiver{channel: channel, pub: b, ch: make(chan []byte, 4096)}
+	require.NoError(t, b.Subscribe(context.Background(), channel, func(got string, payload []byte) {
+		if got != channel {
+			panic(fmt.Sprintf("handler for %q got a payload for %q", channel, got))
+		}
+		r.ch <- bytes.Clone(payload)
+	}))
+	return r
+}
+
+func (r *receiver) next(t *testing.T) []byte {
+	t.Helper()
+	select {
+	case p := <-r.ch:
+		return p
+	case <-time.After(waitFor):
+		t.Fatalf("nothing received on %q within %s", r.channel, waitFor)
+		return nil
+	}
+}
+
+func (r *receiver) expect(t *testing.T, want string) {
+	t.Helper()
+	require.Equal(t, want, string(r.next(t)))
+}
+
+// none checks that nothing is pending: a marker published now on the same channel must be the next
+// thing received. Only meaningful while the receiver's handler is still subscribed; for an
+// unsubscribed or replaced handler it checks the buffer after a round trip through the bus.
+func (r *receiver) none(t *testing.T) {
+	t.Helper()
+	marker := fmt.Sprintf("marker-%p-%d", r, time.Now().UnixNano())
+	probe := r.ch
+	// Route the marker through a private channel so that an unsubscribed receiver can still use it.
+	done := make(chan struct{})
+	probeChannel := r.channel + "#probe-" + marker
+	require.NoError(t, r.pub.Subscribe(context.Background(), probeChannel, func(string, []byte) { close(done) }))
+	require.NoError(t, r.pub.Publish(context.Background(), probeChannel, []byte(marker)))
+	select {
+	case <-done:
+	case <-time.After(waitFor):
+		t.Fatalf("probe on %q not received", probeChannel)
+	}
+	require.NoError(t, r.pub.Unsubscribe(context.Background(), probeChannel))
+	select {
+	case p := <-probe:
+		t.Fatalf("unexpected delivery on %q: %q", r.channel, p)
+	default:
+	}
+}

@@ -1,0 +1,216 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ClientProxy sends invocations to a set of clients.
+type ClientProxy interface {
+	// Send invokes method(args...) on every client of the set, wherever it is connected. It returns
+	// once the message is on the backplane; it does not wait for the clients.
+	Send(ctx context.Context, method string, args ...any) error
+}
+
+// SingleClientProxy addresses one connection, and can wait for what it returns.
+type SingleClientProxy interface {
+	ClientProxy
+	// Invoke invokes method(args...) on the client and waits for its result (a client result).
+	// Without a deadline on ctx, the wait is bounded by Options.ClientResultTimeout. Only
+	// connections on this node can be invoked.
+	Invoke(ctx context.Context, method string, args ...any) (Result, error)
+}
+
+// Clients addresses the hub's clients from anywhere: hub methods, other packages, other goroutines.
+type Clients struct {
+	h *Hub
+}
+
+// Clients returns the hub's Clients API.
+func (h *Hub) Clients() *Clients { return &Clients{h: h} }
+
+// All is every connection.
+func (c *Clients) All() ClientProxy { return c.targets(nil, c.h.channel("all")) }
+
+// AllExcept is every connection but the excluded connection ids.
+func (c *Clients) AllExcept(connectionIDs ...string) ClientProxy {
+	return c.targets(connectionIDs, c.h.channel("all"))
+}
+
+// Client is one connection.
+func (c *Clients) Client(connectionID string) SingleClientProxy {
+	return &single{proxy: c.targets(nil, c.h.channel("conn", connectionID)), h: c.h, id: connectionID}
+}
+
+// Clients is several connections.
+func (c *Clients) Clients(connectionIDs ...string) ClientProxy {
+	return c.targets(nil, c.channels("conn", connectionIDs)...)
+}
+
+// Group is every connection in a group.
+func (c *Clients) Group(group string) ClientProxy { return c.targets(nil, c.h.channel("group", group)) }
+
+// Groups is every connection in any of the groups. A connection in several of them gets the message
+// once per group.
+func (c *Clients) Groups(groups ...string) ClientProxy {
+	return c.targets(nil, c.channels("group", groups)...)
+}
+
+// GroupExcept is a group but the excluded connection ids.
+func (c *Clients) GroupExcept(group string, connectionIDs ...string) ClientProxy {
+	return c.targets(connectionIDs, c.h.channel("group", group))
+}
+
+// User is every connection of a user.
+func (c *Clients) User(userID string) ClientProxy { return c.targets(nil, c.h.channel("user", userID)) }
+
+// Users is every connection of several users.
+func (c *Clients) Users(userIDs ...string) ClientProxy {
+	return c.targets(nil, c.channels("user", userIDs)...)
+}
+
+func (c *Clients) channels(kind string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = c.h.channel(kind, n)
+	}
+	return out
+}
+
+func (c *Clients) targets(exclude []string, channels ...string) *proxy {
+	return &proxy{h: c.h, channels: channels, exclude: exclude}
+}
+
+// CallerClients is the Clients API seen from a hub method: it also knows the caller.
+type CallerClients struct {
+	Clients
+	caller *conn
+}
+
+// Caller is the connection that invoked the method.
+func (c *CallerClients) Caller() SingleClientProxy {
+	return &single{proxy: c.targets(nil, c.h.channel("conn", c.caller.id)), h: c.h, id: c.caller.id, local: c.caller}
+}
+
+// Others is every connection but the caller.
+func (c *CallerClients) Others() ClientProxy { return c.AllExcept(c.caller.id) }
+
+// OthersInGroup is a group but the caller.
+func (c *CallerClients) OthersInGroup(group string) ClientProxy {
+	return c.GroupExcept(group, c.caller.id)
+}
+
+// proxy publishes one invocation on each of its channels.
+type proxy struct {
+	h        *Hub
+	channels []string
+	exclude  []string
+}
+
+func (p *proxy) Send(ctx context.Context, method string, args ...any) error {
+	if method == "" {
+		return errors.New("hub: Send needs a method name")
+	}
+	payload, err := encodeInvocation(method, args, p.exclude)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ch := range p.channels {
+		if err := p.h.bp.Publish(ctx, ch, payload); err != nil {
+			errs = append(errs, fmt.Errorf("publish to %s: %w", ch, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// single is a proxy for one connection.
+type single struct {
+	*proxy
+	h     *Hub
+	id    string
+	local *conn
+}
+
+func (s *single) Invoke(ctx context.Context, method string, args ...any) (Result, error) {
+	c := s.local
+	if c == nil {
+		s.h.mu.RLock()
+		c = s.h.conns[s.id]
+		s.h.mu.RUnlock()
+	}
+	if c == nil {
+		return Result{}, fmt.Errorf("hub: connection %q is not connected to this node: %w", s.id, ErrConnectionClosed)
+	}
+	return c.invokeClient(ctx, method, args)
+}
+
+// Groups manages group membership. A connection leaves all its groups when it ends.
+type Groups struct {
+	h *Hub
+}
+
+// Groups returns the hub's group manager.
+func (h *Hub) Groups() *Groups { return &Groups{h: h} }
+
+// MaxGroupNameLength bounds group names.
+const MaxGroupNameLength = 1024
+
+// Add adds a connection to a group. For a connection on this node it has taken effect when Add
+// returns; for one on another node, once that node has received the request.
+func (g *Groups) Add(ctx context.Context, connectionID, group string) error {
+	return g.change(ctx, kindGroupAdd, connectionID, group)
+}
+
+// Remove removes a connection from a group.
+func (g *Groups) Remove(ctx context.Context, connectionID, group string) error {
+	return g.change(ctx, kindGroupRemove, connectionID, group)
+}
+
+func (g *Groups) change(ctx context.Context, kind envelopeKind, connectionID, group string) error {
+	if group == "" || len(group) > MaxGroupNameLength {
+		return &Error{Message: fmt.Sprintf("A group name must have 1 to %d bytes.", MaxGroupNameLength)}
+	}
+	h := g.h
+	h.mu.RLock()
+	c := h.conns[connectionID]
+	h.mu.RUnlock()
+	if c != nil {
+		return c.changeGroup(ctx, kind, group)
+	}
+	return h.bp.Publish(ctx, h.channel("conn", connectionID), encodeCommand(kind, connectionID, group))
+}
+
+// changeGroup changes the membership of a local connection.
+func (c *conn) changeGroup(ctx context.Context, kind envelopeKind, group string) error {
+	h := c.h
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	_, member := c.groups[group]
+	switch {
+	case kind == kindGroupAdd && !member:
+		if err := h.acquire(ctx, h.channel("group", group)); err != nil {
+			return fmt.Errorf("join group: %w", err)
+		}
+		h.mu.Lock()
+		if c.isTornDown() {
+			h.mu.Unlock()
+			h.release(h.channel("group", group))
+			return ErrConnectionClosed
+		}
+		addMember(h.groups, group, c)
+		h.mu.Unlock()
+		if c.groups == nil {
+			c.groups = make(map[string]struct{})
+		}
+		c.groups[group] = struct{}{}
+	case kind == kindGroupRemove && member:
+		delete(c.groups, group)
+		h.mu.Lock()
+		removeMember(h.groups, group, c)
+		h.mu.Unlock()
+		h.release(h.channel("group", group))
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+package hub
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// deliver is the backplane handler of every channel this node subscribes to: it hands a payload to
+// the local connections the channel addresses.
+func (h *Hub) deliver(channel string, payload []byte) {
+	e, err := decodeEnvelope(payload)
+	if err != nil {
+		h.log.Error("drop backplane payload", "channel", channel, "err", err)
+		return
+	}
+	kind, name, _ := strings.Cut(strings.TrimPrefix(channel, h.name+":"), ":")
+	switch e.kind {
+	case kindInvoke:
+		h.deliverInvocation(kind, name, &e)
+	case kindGroupAdd, kindGroupRemove:
+		h.mu.RLock()
+		c := h.conns[e.connID]
+		h.mu.RUnlock()
+		if c != nil {
+			// Not on the delivery path: joining may subscribe to the backplane.
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := c.changeGroup(ctx, e.kind, e.arg); err != nil {
+					h.log.Warn("remote group change", "connection", c.id, "group", e.arg, "err", err)
+				}
+			}()
+		}
+	case kindClose:
+		h.mu.RLock()
+		c := h.conns[e.connID]
+		h.mu.RUnlock()
+		if c != nil {
+			c.close(closeReason{message: e.arg})
+		}
+	}
+}
+
+func (h *Hub) deliverInvocation(kind, name string, e *envelope) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	sent := 0
+	deliver := func(c *conn) {
+		if len(e.exclude) > 0 && slices.Contains(e.exclude, c.id) {
+			return
+		}
+		frame := e.json
+		if c.proto.Binary() {
+			frame = e.msgpack
+		}
+		if c.send(frame) {
+			sent++
+		}
+	}
+	switch kind {
+	case "all":
+		for _, c := range h.conns {
+			deliver(c)
+		}
+	case "conn":
+		if c := h.conns[name]; c != nil {
+			deliver(c)
+		}
+	case "user":
+		for c := range h.users[name] {
+			deliver(c)
+		}
+	case "group":
+		for c := range h.groups[name] {
+			deliver(c)
+		}
+	}
+	h.metrics.messagesOut.Add(float64(sent))
+}

@@ -1,0 +1,303 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strconv"
+
+	"github.com/heraldhq/herald/hub/protocol"
+)
+
+// clientStream is a client-to-server stream feeding one parameter of a running invocation.
+type clientStream struct {
+	ch   reflect.Value // chan T, both directions
+	elem reflect.Type
+	ctx  context.Context // the invocation's: sending stops when it ends
+}
+
+// handle acts on one message from the client. It runs on the connection's reader.
+func (c *conn) handle(m protocol.Message) {
+	switch m := m.(type) {
+	case *protocol.Invocation:
+		c.invoke(m.InvocationID, m.Target, m.Arguments, m.StreamIDs, false)
+	case *protocol.StreamInvocation:
+		c.invoke(m.InvocationID, m.Target, m.Arguments, m.StreamIDs, true)
+	case *protocol.StreamItem:
+		c.streamItem(m)
+	case *protocol.Completion:
+		c.completion(m)
+	case *protocol.CancelInvocation:
+		c.dmu.Lock()
+		cancel := c.active[m.InvocationID]
+		c.dmu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+	case *protocol.Close:
+		// The client is leaving: no Close is sent back.
+		c.mu.Lock()
+		c.closing = true
+		c.queue = nil
+		c.kickLocked()
+		c.mu.Unlock()
+		c.cancel(nil)
+		if c.transportName() != WebSockets {
+			c.teardown(nil)
+		}
+	case *protocol.Ping, *protocol.Ack, *protocol.Sequence:
+		// Pings only refresh lastRecv; stateful reconnect is not offered, so Ack and Sequence
+		// carry nothing to act on.
+	}
+}
+
+// invoke starts an invocation. It blocks while MaxParallelInvocations are already running, which
+// stops the connection's reading: the back-pressure the .NET server applies too.
+func (c *conn) invoke(id, target string, args []any, streamIDs []string, streaming bool) {
+	m := c.h.methods[methodKey(target)]
+	switch {
+	case m == nil:
+		c.invocationError(id, fmt.Sprintf("Unknown hub method '%s'", target))
+		return
+	case streaming && !m.streaming:
+		c.invocationError(id, fmt.Sprintf("The client attempted to invoke the non-streaming '%s' method with a streaming invocation.", m.name))
+		return
+	case !streaming && m.streaming:
+		c.invocationError(id, fmt.Sprintf("The client attempted to invoke the streaming '%s' method with a non-streaming invocation.", m.name))
+		return
+	}
+	values, streams, err := m.bind(c.proto, args, streamIDs, c.h.opts.StreamBufferCapacity)
+	if err != nil {
+		c.invocationError(id, clientErrorText(err, m.name, c.h.opts.EnableDetailedErrors))
+		return
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.dmu.Lock()
+	for i, sid := range streamIDs {
+		if c.streams == nil {
+			c.streams = make(map[string]*clientStream)
+		}
+		c.streams[sid] = &clientStream{ch: streams[i], elem: streams[i].Type().Elem(), ctx: ctx}
+	}
+	if streaming {
+		if c.active == nil {
+			c.active = make(map[string]context.CancelFunc)
+		}
+		c.active[id] = cancel
+	}
+	c.dmu.Unlock()
+
+	c.blocked.Store(true)
+	select {
+	case c.sem <- struct{}{}:
+		c.blocked.Store(false)
+	case <-c.ctx.Done():
+		c.blocked.Store(false)
+		cancel()
+		c.forgetInvocation(id, streamIDs)
+		return
+	}
+	go c.run(ctx, cancel, m, id, values, streamIDs)
+}
+
+// run executes one invocation and sends its Completion (or, for a stream, its items then a
+// Completion).
+func (c *conn) run(ctx context.Context, cancel context.CancelFunc, m *method, id string, args []reflect.Value, streamIDs []string) {
+	defer cancel()
+	defer c.forgetInvocation(id, streamIDs)
+	hc := &Context{Context: ctx, conn: c}
+	result, err := m.call(hc, args)
+	<-c.sem // a stream no longer holds its slot once it is producing
+	if err != nil {
+		if id == "" {
+			c.h.metrics.invocationErrs.Inc()
+			c.h.log.Info("fire-and-forget invocation failed", "connection", c.id, "method", m.name, "err", err)
+			return
+		}
+		c.invocationError(id, clientErrorText(err, m.name, c.h.opts.EnableDetailedErrors))
+		return
+	}
+	switch {
+	case m.streaming:
+		c.forwardStream(ctx, id, result)
+	case id == "":
+	case m.hasResult:
+		c.complete(&protocol.Completion{InvocationID: id, HasResult: true, Result: result.Interface()}, m.name)
+	default:
+		c.complete(&protocol.Completion{InvocationID: id}, m.name)
+	}
+}
+
+// forwardStream sends the items of a server-to-client stream until the producer closes its channel
+// or the invocation is cancelled, then the Completion.
+func (c *conn) forwardStream(ctx context.Context, id string, ch reflect.Value) {
+	if !ch.IsValid() || ch.IsNil() {
+		c.complete(&protocol.Completion{InvocationID: id}, "")
+		return
+	}
+	cases := []reflect.SelectCase{
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+		{Dir: reflect.SelectRecv, Chan: ch},
+	}
+	for {
+		chosen, item, ok := reflect.Select(cases)
+		if chosen == 0 || !ok {
+			break
+		}
+		if err := c.sendMessage(&protocol.StreamItem{InvocationID: id, Item: item.Interface()}); err != nil {
+			c.h.log.Debug("stream item not sent", "connection", c.id, "err", err)
+			return
+		}
+	}
+	c.complete(&protocol.Completion{InvocationID: id}, "")
+}
+
+// complete sends a Completion; a result that cannot be encoded becomes an error Completion.
+func (c *conn) complete(m *protocol.Completion, method string) {
+	err := c.sendMessage(m)
+	if err == nil || err == ErrConnectionClosed {
+		return
+	}
+	c.h.log.Error("encode completion", "connection", c.id, "method", method, "err", err)
+	c.invocationError(m.InvocationID, fmt.Sprintf("The result of '%s' could not be serialized.", method))
+}
+
+// invocationError answers an invocation with an error Completion (none for fire-and-forget).
+func (c *conn) invocationError(id, text string) {
+	c.h.metrics.invocationErrs.Inc()
+	if id == "" {
+		c.h.log.Info("fire-and-forget invocation failed", "connection", c.id, "err", text)
+		return
+	}
+	if err := c.sendMessage(&protocol.Completion{InvocationID: id, Error: text}); err != nil && err != ErrConnectionClosed {
+		c.h.log.Error("send completion", "connection", c.id, "err", err)
+	}
+}
+
+func (c *conn) forgetInvocation(id string, streamIDs []string) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	delete(c.active, id)
+	for _, sid := range streamIDs {
+		delete(c.streams, sid)
+	}
+}
+
+// streamItem hands one item of a client-to-server stream to the method. When the stream's buffer is
+// full the reader waits: back-pressure on the client.
+func (c *conn) streamItem(m *protocol.StreamItem) {
+	c.dmu.Lock()
+	s := c.streams[m.InvocationID]
+	c.dmu.Unlock()
+	if s == nil {
+		c.h.log.Debug("stream item for an unknown stream", "connection", c.id, "stream", m.InvocationID)
+		return
+	}
+	raw, _ := m.Item.(protocol.RawValue)
+	v := reflect.New(s.elem)
+	if s.elem == rawValueType {
+		v.Elem().Set(reflect.ValueOf(raw))
+	} else if err := c.proto.Unmarshal(raw, v.Interface()); err != nil {
+		c.h.log.Info("stream item does not fit the stream's type", "connection", c.id, "stream", m.InvocationID, "err", err)
+		c.endStream(m.InvocationID)
+		return
+	}
+	c.blocked.Store(true)
+	defer c.blocked.Store(false)
+	reflect.Select([]reflect.SelectCase{
+		{Dir: reflect.SelectSend, Chan: s.ch, Send: v.Elem()},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.ctx.Done())},
+	})
+}
+
+// completion ends a client-to-server stream or delivers a client result.
+func (c *conn) completion(m *protocol.Completion) {
+	c.dmu.Lock()
+	waiter := c.results[m.InvocationID]
+	delete(c.results, m.InvocationID)
+	c.dmu.Unlock()
+	if waiter != nil {
+		waiter <- m // buffered: never blocks
+		return
+	}
+	c.endStream(m.InvocationID)
+}
+
+func (c *conn) endStream(id string) {
+	c.dmu.Lock()
+	s := c.streams[id]
+	delete(c.streams, id)
+	c.dmu.Unlock()
+	if s != nil {
+		s.ch.Close() // only the reader sends on it, and the reader is here
+	}
+}
+
+// invokeClient invokes a client method and waits for the client's result.
+func (c *conn) invokeClient(ctx context.Context, target string, args []any) (Result, error) {
+	c.mu.Lock()
+	p := c.proto
+	c.mu.Unlock()
+	if p == nil {
+		return Result{}, ErrConnectionClosed
+	}
+	id := "s" + strconv.FormatUint(c.nextResult.Add(1), 10)
+	waiter := make(chan *protocol.Completion, 1)
+	c.dmu.Lock()
+	if c.results == nil {
+		c.results = make(map[string]chan *protocol.Completion)
+	}
+	c.results[id] = waiter
+	c.dmu.Unlock()
+	defer func() {
+		c.dmu.Lock()
+		delete(c.results, id)
+		c.dmu.Unlock()
+	}()
+	if err := c.sendMessage(&protocol.Invocation{InvocationID: id, Target: target, Arguments: args}); err != nil {
+		return Result{}, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.h.opts.ClientResultTimeout)
+		defer cancel()
+	}
+	select {
+	case m := <-waiter:
+		if m.Error != "" {
+			return Result{}, &ClientError{Message: m.Error}
+		}
+		raw, _ := m.Result.(protocol.RawValue)
+		return Result{raw: raw, proto: p, has: m.HasResult}, nil
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("hub: client result for %q: %w", target, ctx.Err())
+	case <-c.ctx.Done():
+		return Result{}, ErrConnectionClosed
+	}
+}
+
+// Result is what a client returned from a method the server invoked.
+type Result struct {
+	raw   protocol.RawValue
+	proto protocol.HubProtocol
+	has   bool
+}
+
+// Decode decodes the result into v (a pointer).
+func (r Result) Decode(v any) error {
+	if !r.has {
+		return fmt.Errorf("hub: the client returned no result")
+	}
+	return r.proto.Unmarshal(r.raw, v)
+}
+
+// Raw is the result as the client's protocol encoded it, to return it to the same connection
+// undecoded. It is nil when the client returned no result.
+func (r Result) Raw() protocol.RawValue { return r.raw }
+
+// ClientError is an error the client returned instead of a result.
+type ClientError struct {
+	Message string
+}
+
+func (e *ClientError) Error() string { return "hub: client error: " + e.Message }

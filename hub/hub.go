@@ -1,0 +1,235 @@
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/backplane"
+)
+
+// Hub serves one SignalR hub. Register its methods with On before serving; a Hub is an http.Handler
+// for its path and for the path's /negotiate.
+type Hub struct {
+	name    string
+	opts    Options
+	log     *slog.Logger
+	bp      backplane.Backplane
+	nodeID  string
+	metrics *hubMetrics
+
+	methods map[string]*method
+	started atomic.Bool
+
+	// byToken holds every connection from negotiate until it is forgotten (closed connections stay a
+	// little while, so that a last poll can fetch the Close message).
+	tokensMu sync.Mutex
+	byToken  map[string]*conn
+
+	// The local indexes of connected (handshake completed) connections, read on every delivery.
+	mu     sync.RWMutex
+	conns  map[string]*conn
+	users  map[string]map[*conn]struct{}
+	groups map[string]map[*conn]struct{}
+
+	// subs counts local interest in each backplane channel.
+	subsMu sync.Mutex
+	subs   map[string]int
+
+	clock    atomic.Int64 // see now()
+	draining atomic.Bool
+	done     chan struct{}
+	wg       sync.WaitGroup // the sweeper
+	closeOne sync.Once
+}
+
+// New returns a hub named name (the name scopes its backplane channels: nodes serving the same hub
+// must use the same name).
+func New(name string, opts Options) (*Hub, error) {
+	opts = opts.WithDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if name == "" || strings.ContainsAny(name, ": \t\r\n") {
+		return nil, fmt.Errorf("hub: invalid hub name %q", name)
+	}
+	h := &Hub{
+		name:    name,
+		opts:    opts,
+		log:     opts.Logger.With("hub", name),
+		bp:      opts.Backplane,
+		nodeID:  randomID(),
+		metrics: newHubMetrics(opts.Metrics, name),
+		methods: make(map[string]*method),
+		byToken: make(map[string]*conn),
+		conns:   make(map[string]*conn),
+		users:   make(map[string]map[*conn]struct{}),
+		groups:  make(map[string]map[*conn]struct{}),
+		subs:    make(map[string]int),
+		done:    make(chan struct{}),
+	}
+	return h, nil
+}
+
+// Name is the hub's name.
+func (h *Hub) Name() string { return h.name }
+
+// On registers a hub method. fn's first parameter is *Context; the others are the method's
+// arguments, decoded from the client's values (protocol.RawValue receives the value undecoded;
+// <-chan T receives a client-to-server stream). fn returns error, (T, error) or, for a
+// server-to-client stream, (<-chan T, error); a stream ends when the channel is closed, and its
+// producer must stop when the Context is done. Method names match case-insensitively. On panics on a
+// bad signature, a duplicate name, or after the hub has started serving: methods are registered
+// once, at start-up.
+func (h *Hub) On(name string, fn any) {
+	if h.started.Load() {
+		panic(fmt.Sprintf("hub: On(%q) after the hub started serving", name))
+	}
+	m, err := newMethod(name, fn)
+	if err != nil {
+		panic(err)
+	}
+	key := methodKey(name)
+	if _, dup := h.methods[key]; dup {
+		panic(fmt.Sprintf("hub: method %q registered twice", name))
+	}
+	h.methods[key] = m
+}
+
+// Start subscribes to the hub's broadcast channel and starts the timers. ServeHTTP starts the hub
+// on first use; call Start to learn of a backplane error early.
+func (h *Hub) Start(ctx context.Context) error {
+	if h.started.Swap(true) {
+		return nil
+	}
+	if err := h.acquire(ctx, h.channel("all")); err != nil {
+		return fmt.Errorf("hub %s: subscribe: %w", h.name, err)
+	}
+	h.wg.Add(1)
+	go h.sweep()
+	return nil
+}
+
+// ServeHTTP routes negotiate and the transports.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.started.Load() {
+		if err := h.Start(r.Context()); err != nil {
+			h.log.Error("start hub", "err", err)
+			http.Error(w, "hub unavailable", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	if strings.HasSuffix(r.URL.Path, "/negotiate") {
+		h.negotiate(w, r)
+		return
+	}
+	h.serveTransport(w, r)
+}
+
+// Shutdown drains the hub: new connections are refused, every connection is sent a Close that
+// allows the client to reconnect (to another node), and Shutdown waits for them to go until ctx
+// ends, then drops the rest. The hub cannot be used afterwards.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.draining.Store(true)
+	for _, c := range h.allConns() {
+		c.close(closeReason{message: "Server is shutting down.", allowReconnect: true})
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+wait:
+	for h.liveCount() > 0 {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			break wait
+		case <-tick.C:
+		}
+	}
+	for _, c := range h.allConns() {
+		c.abort(errShutdown)
+	}
+	h.closeOne.Do(func() { close(h.done) })
+	h.wg.Wait()
+	return err
+}
+
+func (h *Hub) allConns() []*conn {
+	h.tokensMu.Lock()
+	defer h.tokensMu.Unlock()
+	all := make([]*conn, 0, len(h.byToken))
+	for _, c := range h.byToken {
+		all = append(all, c)
+	}
+	return all
+}
+
+func (h *Hub) liveCount() int {
+	n := 0
+	for _, c := range h.allConns() {
+		if !c.isTornDown() {
+			n++
+		}
+	}
+	return n
+}
+
+// ConnectionCount is the number of this node's connections that completed their handshake.
+func (h *Hub) ConnectionCount() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.conns)
+}
+
+// channel names a backplane channel of this hub.
+func (h *Hub) channel(kind string, name ...string) string {
+	if len(name) == 0 {
+		return h.name + ":" + kind
+	}
+	return h.name + ":" + kind + ":" + name[0]
+}
+
+// acquire subscribes to channel when this node gains its first interest in it.
+func (h *Hub) acquire(ctx context.Context, channel string) error {
+	h.subsMu.Lock()
+	defer h.subsMu.Unlock()
+	if h.subs[channel] == 0 {
+		if err := h.bp.Subscribe(ctx, channel, h.deliver); err != nil {
+			return err
+		}
+	}
+	h.subs[channel]++
+	return nil
+}
+
+// release unsubscribes from channel when this node loses its last interest in it.
+func (h *Hub) release(channel string) {
+	h.subsMu.Lock()
+	defer h.subsMu.Unlock()
+	h.subs[channel]--
+	if h.subs[channel] > 0 {
+		return
+	}
+	delete(h.subs, channel)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.bp.Unsubscribe(ctx, channel); err != nil {
+		h.log.Warn("backplane unsubscribe", "channel", channel, "err", err)
+	}
+}
+
+// randomID returns 16 random bytes, base64url: connection ids, tokens, node ids.
+func randomID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,160 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/heraldhq/herald/backplane"
+	"github.com/heraldhq/herald/hub/protocol"
+)
+
+// Principal is the authenticated identity behind a connection.
+type Principal struct {
+	// UserID is what Clients().User(id) addresses.
+	UserID string
+	// Roles the identity holds.
+	Roles []string
+	// Claims are the token's claims.
+	Claims map[string]any
+}
+
+// AuthenticateFunc returns the identity of a request: (nil, nil) when the request carries no
+// credentials, an error when it carries bad ones (the request then gets 401).
+type AuthenticateFunc func(r *http.Request) (*Principal, error)
+
+// Options configure a Hub. The zero value of every field means its documented default.
+type Options struct {
+	// Authenticate identifies requests. Nil means every connection is anonymous.
+	Authenticate AuthenticateFunc
+	// RequireAuth refuses anonymous connections with 401 (negotiate and transports).
+	RequireAuth bool
+	// Backplane carries messages between nodes. Default: a single-node backplane.NewMemory().
+	Backplane backplane.Backplane
+	// Metrics receives the hub's counters. Default: none.
+	Metrics *Metrics
+	// Logger. Default: slog.Default().
+	Logger *slog.Logger
+
+	// MaxMessageSize bounds one received record; a larger one closes the connection with an error.
+	// Default 32 KB (32768 bytes), as the .NET server.
+	MaxMessageSize int
+	// MaxParallelInvocations bounds the invocations of one connection that run at once; further
+	// invocations wait (the connection stops reading). Default 1, as the .NET server.
+	MaxParallelInvocations int
+	// StreamBufferCapacity bounds the items buffered for each client-to-server stream; when full,
+	// the connection stops reading until the method takes an item. Default 10.
+	StreamBufferCapacity int
+	// SendQueueSize bounds the messages waiting to be written to one connection. A connection
+	// whose queue is full is a slow consumer: it is closed, and counted. Default 1024.
+	SendQueueSize int
+	// HandshakeTimeout closes a connection that has not completed its handshake. Default 15 s.
+	HandshakeTimeout time.Duration
+	// KeepAliveInterval is how long a connection may stay silent before the server pings it.
+	// Default 15 s.
+	KeepAliveInterval time.Duration
+	// ClientTimeout closes a connection the server has heard nothing from for this long. Default 30 s.
+	ClientTimeout time.Duration
+	// DisconnectTimeout is how long a negotiated connection may wait for its transport, and a long-
+	// polling connection for its next poll, before it is dropped. Default 15 s.
+	DisconnectTimeout time.Duration
+	// LongPollTimeout is how long a poll waits for messages before it returns empty. Default 90 s.
+	LongPollTimeout time.Duration
+	// ClientResultTimeout bounds the wait for a client result when the caller's context has no
+	// deadline. Default 30 s.
+	ClientResultTimeout time.Duration
+	// WriteTimeout bounds one write to a transport. Default 10 s.
+	WriteTimeout time.Duration
+	// EnableDetailedErrors sends the text of a method's error to the client. Off by default: the
+	// client gets a generic text unless the method returns a *hub.Error.
+	EnableDetailedErrors bool
+	// Transports that clients may use. Default: all of them.
+	Transports []Transport
+	// AllowedOrigins are the origins (patterns as in path.Match, e.g. "https://*.example.com")
+	// allowed to open WebSockets. Empty allows every origin: the hub authenticates with bearer
+	// tokens, not cookies, so a cross-site page gains nothing it could not do itself.
+	AllowedOrigins []string
+	// OnConnected runs after a connection's handshake, before its first invocation.
+	OnConnected func(c *Context)
+	// OnDisconnected runs once when a connection ends; err is why (nil for a normal close).
+	OnDisconnected func(c *Context, err error)
+}
+
+// Transport is a SignalR transport.
+type Transport string
+
+// The transports, with the names negotiate uses.
+const (
+	WebSockets       Transport = "WebSockets"
+	ServerSentEvents Transport = "ServerSentEvents"
+	LongPolling      Transport = "LongPolling"
+)
+
+// WithDefaults returns a copy of o with every zero field set to its default.
+func (o Options) WithDefaults() Options {
+	if o.Backplane == nil {
+		o.Backplane = backplane.NewMemory()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxMessageSize == 0 {
+		o.MaxMessageSize = protocol.DefaultMaxMessageSize
+	}
+	setDefault(&o.MaxParallelInvocations, 1)
+	setDefault(&o.StreamBufferCapacity, 10)
+	setDefault(&o.SendQueueSize, 1024)
+	setDefault(&o.HandshakeTimeout, 15*time.Second)
+	setDefault(&o.KeepAliveInterval, 15*time.Second)
+	setDefault(&o.ClientTimeout, 30*time.Second)
+	setDefault(&o.DisconnectTimeout, 15*time.Second)
+	setDefault(&o.LongPollTimeout, 90*time.Second)
+	setDefault(&o.ClientResultTimeout, 30*time.Second)
+	setDefault(&o.WriteTimeout, 10*time.Second)
+	if len(o.Transports) == 0 {
+		o.Transports = []Transport{WebSockets, ServerSentEvents, LongPolling}
+	}
+	return o
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+func (o Options) validate() error {
+	var errs []error
+	positive := func(name string, v int64) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("hub: %s must be positive, got %d", name, v))
+		}
+	}
+	positive("MaxMessageSize", int64(o.MaxMessageSize))
+	positive("MaxParallelInvocations", int64(o.MaxParallelInvocations))
+	positive("StreamBufferCapacity", int64(o.StreamBufferCapacity))
+	positive("SendQueueSize", int64(o.SendQueueSize))
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"HandshakeTimeout", o.HandshakeTimeout}, {"KeepAliveInterval", o.KeepAliveInterval},
+		{"ClientTimeout", o.ClientTimeout}, {"DisconnectTimeout", o.DisconnectTimeout},
+		{"LongPollTimeout", o.LongPollTimeout}, {"ClientResultTimeout", o.ClientResultTimeout},
+		{"WriteTimeout", o.WriteTimeout},
+	} {
+		positive(d.name, int64(d.v))
+	}
+	for _, t := range o.Transports {
+		if t != WebSockets && t != ServerSentEvents && t != LongPolling {
+			errs = append(errs, fmt.Errorf("hub: unknown transport %q", t))
+		}
+	}
+	if o.RequireAuth && o.Authenticate == nil {
+		errs = append(errs, errors.New("hub: RequireAuth needs an Authenticate function"))
+	}
+	return errors.Join(errs...)
+}

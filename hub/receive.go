@@ -1,0 +1,191 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/heraldhq/herald/hub/protocol"
+)
+
+// receive feeds bytes from the transport: the handshake first, then hub messages. Records may span
+// calls; what is left of a partial record is kept (bounded by MaxMessageSize). A protocol error
+// closes the connection with a Close message saying what was wrong, and is returned.
+func (c *conn) receive(data []byte) error {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	if c.isClosing() {
+		return ErrConnectionClosed
+	}
+	c.lastRecv.Store(c.h.now())
+	c.h.metrics.bytesIn[c.transportName()].Add(float64(len(data)))
+	if len(c.inbuf) > 0 {
+		c.inbuf = append(c.inbuf, data...)
+		data = c.inbuf
+	}
+	n, err := c.parse(data)
+	rest := data[n:]
+	switch {
+	case err != nil:
+		c.inbuf = nil
+		return err
+	case len(rest) == 0:
+		c.inbuf = nil
+	default:
+		// copy, not alias: data may be the transport's reused read buffer.
+		c.inbuf = append(c.inbuf[:0:0], rest...)
+	}
+	return nil
+}
+
+func (c *conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
+func (c *conn) transportName() Transport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transport
+}
+
+// parse consumes complete records from data and returns how many bytes it used.
+func (c *conn) parse(data []byte) (int, error) {
+	used := 0
+	if !c.handshaken.Load() {
+		n, err := c.handshake(data)
+		if err != nil || n == 0 {
+			return n, err
+		}
+		used = n
+	}
+	maxSize := c.h.opts.MaxMessageSize
+	var msgs [8]protocol.Message
+	for used < len(data) {
+		batch, n, err := c.proto.ParseMessages(data[used:], maxSize, msgs[:0])
+		used += n
+		for _, m := range batch {
+			c.h.metrics.messagesIn.Inc()
+			c.handle(m)
+		}
+		clear(msgs[:])
+		if err != nil {
+			return used, c.protocolError(err)
+		}
+		if n == 0 {
+			break // a partial record: wait for more
+		}
+	}
+	return used, nil
+}
+
+// protocolError closes the connection because of bad input and returns the error.
+func (c *conn) protocolError(err error) error {
+	var text string
+	var pe *protocol.Error
+	switch {
+	case errors.Is(err, protocol.ErrMessageTooLarge):
+		text = fmt.Sprintf("Connection closed with an error: a message exceeded the maximum message size of %d bytes.", c.h.opts.MaxMessageSize)
+	case errors.As(err, &pe):
+		text = "Connection closed with an error: invalid message: " + pe.Msg
+	default:
+		text = "Connection closed with an error: " + err.Error()
+	}
+	c.h.log.Info("protocol error", "connection", c.id, "err", err)
+	c.close(closeReason{message: text, err: err})
+	return err
+}
+
+// handshake parses the handshake request; it returns 0 bytes used while the request is incomplete.
+func (c *conn) handshake(data []byte) (int, error) {
+	req, n, err := protocol.ParseHandshakeRequest(data, c.h.opts.MaxMessageSize)
+	if errors.Is(err, protocol.ErrIncomplete) {
+		return 0, nil
+	}
+	if err != nil {
+		return n, c.failHandshake(handshakeErrorText(err), err)
+	}
+	p := protocol.ByName(req.Protocol)
+	switch {
+	case p == nil:
+		return n, c.failHandshake(fmt.Sprintf("The protocol '%s' is not supported.", req.Protocol), nil)
+	case req.Version < 1 || req.Version > 2:
+		// Version 2 adds the Ack and Sequence messages of stateful reconnect; current clients send it
+		// whether or not they reconnect statefully.
+		return n, c.failHandshake(fmt.Sprintf("The server does not support version %d of the '%s' protocol.", req.Version, req.Protocol), nil)
+	case p.Binary() && c.transportName() == ServerSentEvents:
+		return n, c.failHandshake(fmt.Sprintf("Cannot use the '%s' protocol on the current transport. The transport does not support 'Binary' transfer format.", req.Protocol), nil)
+	}
+	c.mu.Lock()
+	c.proto = p
+	c.mu.Unlock()
+	// The response goes first: once registered, messages to the connection may be queued at any time.
+	c.send(protocol.AppendHandshakeResponse(nil, ""))
+	c.handshaken.Store(true)
+	if err := c.h.register(c); err != nil {
+		c.h.log.Error("register connection", "connection", c.id, "err", err)
+		c.close(closeReason{message: "Connection closed with an error: the server could not register the connection.", allowReconnect: true, err: err})
+		return n, err
+	}
+	if fn := c.h.opts.OnConnected; fn != nil {
+		c.runHook(fn)
+	}
+	return n, nil
+}
+
+func handshakeErrorText(err error) string {
+	var pe *protocol.Error
+	switch {
+	case errors.As(err, &pe):
+		return "Invalid handshake request: " + pe.Msg
+	case errors.Is(err, protocol.ErrMessageTooLarge):
+		return "Invalid handshake request: too large."
+	}
+	return "Invalid handshake request."
+}
+
+// failHandshake answers the handshake with an error and ends the connection.
+func (c *conn) failHandshake(text string, err error) error {
+	c.h.log.Info("handshake refused", "connection", c.id, "reason", text, "err", err)
+	c.send(protocol.AppendHandshakeResponse(nil, text))
+	if err == nil {
+		err = errors.New(text)
+	}
+	c.close(closeReason{err: err})
+	return err
+}
+
+// register adds a connection that completed its handshake to the local indexes and subscribes to
+// the channels that address it.
+func (h *Hub) register(c *conn) error {
+	ctx := c.ctx
+	if err := h.acquire(ctx, h.channel("conn", c.id)); err != nil {
+		return err
+	}
+	if u := c.userID(); u != "" {
+		if err := h.acquire(ctx, h.channel("user", u)); err != nil {
+			h.release(h.channel("conn", c.id))
+			return err
+		}
+	}
+	h.mu.Lock()
+	c.mu.Lock()
+	if c.tornDown {
+		c.mu.Unlock()
+		h.mu.Unlock()
+		if u := c.userID(); u != "" {
+			h.release(h.channel("user", u))
+		}
+		h.release(h.channel("conn", c.id))
+		return ErrConnectionClosed
+	}
+	c.registered = true
+	c.mu.Unlock()
+	h.conns[c.id] = c
+	if u := c.userID(); u != "" {
+		addMember(h.users, u, c)
+	}
+	h.mu.Unlock()
+	h.metrics.connection(c.transportName(), c.proto.Name()).Inc()
+	return nil
+}

@@ -1,0 +1,90 @@
+package hub
+
+import (
+	"time"
+
+	"github.com/heraldhq/herald/hub/protocol"
+)
+
+// now is the hub's coarse clock (unix nanoseconds), advanced by the sweeper: reading it costs an
+// atomic load instead of a clock call on every message.
+func (h *Hub) now() int64 {
+	if t := h.clock.Load(); t != 0 {
+		return t
+	}
+	return time.Now().UnixNano()
+}
+
+// sweepPeriod is how often timers are checked: often enough for the shortest timeout.
+func (o Options) sweepPeriod() time.Duration {
+	p := min(o.KeepAliveInterval, o.ClientTimeout, o.HandshakeTimeout, o.DisconnectTimeout) / 4
+	return max(min(p, time.Second), 5*time.Millisecond)
+}
+
+// sweep runs keep-alive pings and every timeout, for all connections, from one goroutine.
+func (h *Hub) sweep() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.opts.sweepPeriod())
+	defer t.Stop()
+	for {
+		select {
+		case <-h.done:
+			return
+		case now := <-t.C:
+			h.clock.Store(now.UnixNano())
+			for _, c := range h.allConns() {
+				c.sweep(now)
+			}
+		}
+	}
+}
+
+var pingFrames = map[string][]byte{}
+
+func init() {
+	for _, p := range []protocol.HubProtocol{protocol.JSON(), protocol.MessagePack()} {
+		frame, err := p.AppendMessage(nil, &protocol.Ping{})
+		if err != nil {
+			panic(err)
+		}
+		pingFrames[p.Name()] = frame
+	}
+}
+
+func (c *conn) sweep(now time.Time) {
+	o := &c.h.opts
+	c.mu.Lock()
+	transport, tornDown, tornDownAt := c.transport, c.tornDown, c.tornDownAt
+	attachedAt, polling, lastPollEnd, proto := c.attachedAt, c.polling != nil, c.lastPollEnd, c.proto
+	c.mu.Unlock()
+	switch {
+	case tornDown:
+		// Long-polling connections linger so that a last poll can fetch the Close message.
+		if now.Sub(tornDownAt) > o.DisconnectTimeout {
+			c.h.forget(c)
+		}
+	case transport == "":
+		if now.Sub(c.created) > o.DisconnectTimeout {
+			c.abort(errNoTransport)
+		}
+	case !c.handshaken.Load():
+		if now.Sub(attachedAt) > o.HandshakeTimeout {
+			c.h.metrics.closedWithError.Inc()
+			c.abort(errHandshakeTimeout)
+		}
+	case transport == LongPolling:
+		// The client does not ping on long polling: its polls are the sign of life.
+		if !polling && now.Sub(lastPollEnd) > o.DisconnectTimeout {
+			c.abort(errPollTimeout)
+		}
+	default:
+		nowNs := now.UnixNano()
+		if !c.blocked.Load() && time.Duration(nowNs-c.lastRecv.Load()) > o.ClientTimeout {
+			c.close(closeReason{message: "Server timeout elapsed without receiving a message from the client.", err: errClientTimeout})
+			return
+		}
+		if time.Duration(nowNs-c.lastSend.Load()) >= o.KeepAliveInterval && proto != nil {
+			c.send(pingFrames[proto.Name()])
+		}
+	}
+}

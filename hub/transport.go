@@ -1,0 +1,130 @@
+package hub
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// serveTransport routes a request to the hub path: a WebSocket upgrade, an SSE stream, a long poll,
+// a send (POST) or a close (DELETE).
+func (h *Hub) serveTransport(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("id")
+	isWS := r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	if isWS && token == "" {
+		h.skipNegotiation(w, r)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodPost, http.MethodDelete:
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if token == "" {
+		http.Error(w, "Connection ID required", http.StatusBadRequest)
+		return
+	}
+	h.tokensMu.Lock()
+	c := h.byToken[token]
+	h.tokensMu.Unlock()
+	if c == nil {
+		http.Error(w, "No Connection with that ID", http.StatusNotFound)
+		return
+	}
+	if !h.authorizeTransport(w, r, c) {
+		return
+	}
+	switch {
+	case r.Method == http.MethodPost:
+		h.serveSend(w, r, c)
+	case r.Method == http.MethodDelete:
+		h.serveDelete(w, c)
+	case isWS:
+		if !h.allows(WebSockets) {
+			http.Error(w, "WebSockets transport not enabled", http.StatusNotFound)
+			return
+		}
+		h.serveWebSocket(w, r, c)
+	case strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
+		if !h.allows(ServerSentEvents) {
+			http.Error(w, "ServerSentEvents transport not enabled", http.StatusNotFound)
+			return
+		}
+		h.serveSSE(w, r, c)
+	default:
+		if !h.allows(LongPolling) {
+			http.Error(w, "LongPolling transport not enabled", http.StatusNotFound)
+			return
+		}
+		h.servePoll(w, r, c)
+	}
+}
+
+func (h *Hub) allows(t Transport) bool { return slices.Contains(h.opts.Transports, t) }
+
+// skipNegotiation serves a WebSocket that arrives without negotiating (the clients'
+// skipNegotiation option): it gets a connection of its own.
+func (h *Hub) skipNegotiation(w http.ResponseWriter, r *http.Request) {
+	if !h.allows(WebSockets) {
+		http.Error(w, "WebSockets transport not enabled", http.StatusNotFound)
+		return
+	}
+	if h.draining.Load() {
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	p, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	h.serveWebSocket(w, r, h.newConn(p, 0))
+}
+
+// serveSend takes what the client POSTs on the SSE and long-polling transports.
+func (h *Hub) serveSend(w http.ResponseWriter, r *http.Request, c *conn) {
+	if c.transportName() == WebSockets {
+		http.Error(w, "POST requests are not allowed for WebSocket connections.", http.StatusMethodNotAllowed)
+		return
+	}
+	if c.isTornDown() {
+		http.Error(w, "No Connection with that ID", http.StatusNotFound)
+		return
+	}
+	buf := readBuffers.Get().(*[]byte)
+	defer readBuffers.Put(buf)
+	for {
+		n, err := r.Body.Read(*buf)
+		if n > 0 {
+			if rerr := c.receive((*buf)[:n]); rerr != nil {
+				// The connection was closed with a Close message saying why; the POST itself worked.
+				break
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusOK)
+}
+
+// serveDelete ends a connection at the client's request (long polling's stop).
+func (h *Hub) serveDelete(w http.ResponseWriter, c *conn) {
+	c.abort(nil)
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// readBuffers are the chunks transports read into; a connection holds one only while it reads.
+var readBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 16*1024)
+	return &b
+}}
