@@ -36,7 +36,8 @@ func FuzzJSONParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkParse(t, JSON(), data)
+		msgs := checkParse(t, JSON(), data)
+		checkUnmarshal(t, JSON(), msgs, len(data))
 	})
 }
 
@@ -162,11 +163,13 @@ func checkUnmarshal(t *testing.T, p HubProtocol, msgs []Message, inputLen int) {
 			_ = p.Unmarshal(raw, &ms)
 			var s []point
 			_ = p.Unmarshal(raw, &s)
+			var mu map[any]any
+			_ = p.Unmarshal(raw, &mu)
 		}
 		return nil, 0, nil
 	})
-	// Four decodes of every value.
-	if limit := uint64(4*maxAllocPerInputByte*inputLen + 64<<10); allocated > limit {
+	// Five decodes of every value.
+	if limit := uint64(5*maxAllocPerInputByte*inputLen + 64<<10); allocated > limit {
 		t.Fatalf("decoding the values of %d bytes allocated %d bytes (limit %d)", inputLen, allocated, limit)
 	}
 }

@@ -14,8 +14,8 @@ import (
 // protocol or a missing version give an *Error.
 func ParseHandshakeRequest(data []byte, maxSize int) (HandshakeRequest, int, error) {
 	window := data
-	if maxSize > 0 && len(window) > maxSize+1 {
-		window = window[:maxSize+1]
+	if maxSize > 0 && len(window)-1 > maxSize { // not maxSize+1, which may overflow
+		window = window[:maxSize+1] // fits: maxSize < len(window)
 	}
 	end := bytes.IndexByte(window, RecordSeparator)
 	if end < 0 {

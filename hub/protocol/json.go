@@ -33,8 +33,8 @@ func (*jsonHubProtocol) ParseMessages(data []byte, maxSize int, dst []Message) (
 	for off < len(data) {
 		rest := data[off:]
 		window := rest
-		if maxSize > 0 && len(window) > maxSize+1 {
-			window = window[:maxSize+1]
+		if maxSize > 0 && len(window)-1 > maxSize { // not maxSize+1, which may overflow
+			window = window[:maxSize+1] // fits: maxSize < len(window)
 		}
 		end := bytes.IndexByte(window, RecordSeparator)
 		if end < 0 {

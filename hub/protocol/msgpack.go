@@ -298,27 +298,47 @@ func (*messagePackProtocol) Unmarshal(raw RawValue, v any) error {
 		*p = bytes.Clone(raw)
 		return nil
 	}
-	r := mpReader{b: raw, trackExtMaps: true}
-	if err := r.skip(0); err != nil {
+	data, err := mpCheckValue(raw)
+	if err == nil {
+		err = mpDecode(data, v)
+	}
+	if err != nil {
 		return fmt.Errorf("protocol: decode MessagePack value: %w", err)
 	}
+	return nil
+}
+
+// mpCheckValue checks that raw is exactly one well-formed value within the nesting bound, and
+// returns it ready for the decoder (see mpDefuseExtMaps).
+func mpCheckValue(raw []byte) ([]byte, error) {
+	r := mpReader{b: raw, trackExtMaps: true}
+	if err := r.skip(0); err != nil {
+		return nil, err
+	}
 	if r.off != len(raw) {
-		return fmt.Errorf("protocol: decode MessagePack value: %w",
-			mpErrf("%d unexpected bytes after the value.", len(raw)-r.off))
+		return nil, mpErrf("%d unexpected bytes after the value.", len(raw)-r.off)
 	}
-	data := []byte(raw)
 	if len(r.extMaps) > 0 {
-		var err error
-		if data, err = mpDefuseExtMaps(raw, r.extMaps); err != nil {
-			return fmt.Errorf("protocol: decode MessagePack value: %w", err)
-		}
+		return mpDefuseExtMaps(raw, r.extMaps)
 	}
+	return raw, nil
+}
+
+// mpDecode decodes a checked value into v with a pooled decoder.
+func mpDecode(data []byte, v any) (err error) {
 	d := mpDecoderPool.Get().(*mpValueDecoder)
+	defer func() {
+		// The decoder panics on some inputs for some targets (a map key that cannot be hashed, into
+		// a map[any]any); the input comes from the peer, so that is an error, not a crash. The
+		// decoder is then dropped rather than pooled, its state unknown.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
 	d.r.Reset(data)
 	d.dec.Reset(&d.r)
 	d.dec.SetCustomStructTag("json")
 	d.dec.SetMapDecoder(mpDecodeMap)
-	var err error
 	if p, ok := v.(*any); ok {
 		// Replace whatever the target held, as encoding/json does; Decode would decode into it.
 		var x any
@@ -330,10 +350,7 @@ func (*messagePackProtocol) Unmarshal(raw RawValue, v any) error {
 	}
 	d.r.Reset(nil)
 	mpDecoderPool.Put(d)
-	if err != nil {
-		return fmt.Errorf("protocol: decode MessagePack value: %w", err)
-	}
-	return nil
+	return err
 }
 
 type mpValueDecoder struct {

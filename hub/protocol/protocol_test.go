@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -271,6 +272,15 @@ func TestMaxSizeBoundary(t *testing.T) {
 	require.Len(t, msgs, 1)
 	_, _, err = MessagePack().ParseMessages(mp, 1, nil)
 	require.ErrorIs(t, err, ErrMessageTooLarge)
+
+	// The largest limit does not overflow.
+	for _, p := range protocols {
+		msgs, _, err = p.ParseMessages(encode(t, p, &Ping{}), math.MaxInt, nil)
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+	}
+	_, _, err = ParseHandshakeRequest([]byte(`{"protocol":"json","version":1}`+"\x1e"), math.MaxInt)
+	require.NoError(t, err)
 }
 
 // Not parallel: testing.AllocsPerRun refuses to run in parallel tests.
