@@ -84,9 +84,13 @@ func (c *Clients) targets(exclude []string, channels ...string) *proxy {
 
 // CallerClients is the Clients API seen from a hub method: it also knows the caller.
 type CallerClients struct {
-	Clients
-	caller *conn
+	callerBase // every method of Clients, Clients(ids...) included
+	caller     *conn
 }
+
+// callerBase names the embedded Clients: embedded under its own name, the field Clients would
+// hide the method Clients(ids...).
+type callerBase = Clients
 
 // Caller is the connection that invoked the method.
 func (c *CallerClients) Caller() SingleClientProxy {

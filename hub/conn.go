@@ -62,6 +62,7 @@ type conn struct {
 	lastPollEnd time.Time
 	attachedAt  time.Time
 	wake        chan struct{} // wakes the SSE writer or the pending poll
+	drained     chan struct{} // closed when the queue is taken; nil when no reply waits for room
 
 	// Receive side: one reader at a time (the WebSocket loop, or POSTs in turn).
 	recvMu     sync.Mutex
@@ -148,8 +149,11 @@ func (c *conn) send(frame []byte) bool {
 	return true
 }
 
-// sendMessage encodes m with the connection's protocol and queues it.
-func (c *conn) sendMessage(m protocol.Message) error {
+// reply encodes m with the connection's protocol and queues it, waiting while the queue is full:
+// the caller's own replies (completions, stream items, client-result invocations) slow the
+// caller's own work down instead of dropping the connection, as the .NET server awaits each
+// write. Messages from others use send, which never waits.
+func (c *conn) reply(ctx context.Context, m protocol.Message) error {
 	c.mu.Lock()
 	p := c.proto
 	c.mu.Unlock()
@@ -160,11 +164,33 @@ func (c *conn) sendMessage(m protocol.Message) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", m.Type(), err)
 	}
-	if !c.send(frame) {
-		return ErrConnectionClosed
+	for {
+		c.mu.Lock()
+		if c.closing {
+			c.mu.Unlock()
+			return ErrConnectionClosed
+		}
+		if len(c.queue) < c.h.opts.SendQueueSize {
+			c.queue = append(c.queue, frame)
+			c.kickLocked()
+			c.mu.Unlock()
+			c.lastSend.Store(c.h.now())
+			c.h.metrics.messagesOut.Inc()
+			return nil
+		}
+		if c.drained == nil {
+			c.drained = make(chan struct{})
+		}
+		drained := c.drained
+		c.mu.Unlock()
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.ctx.Done():
+			return ErrConnectionClosed
+		}
 	}
-	c.h.metrics.messagesOut.Inc()
-	return nil
 }
 
 // kickLocked makes the transport write what is queued.
@@ -189,6 +215,10 @@ func (c *conn) takeQueue() (batch [][]byte, closing bool) {
 	batch = c.queue
 	c.queue = c.spare[:0]
 	c.spare = nil
+	if c.drained != nil {
+		close(c.drained) // wake replies waiting for room
+		c.drained = nil
+	}
 	return batch, c.closing
 }
 
@@ -241,6 +271,9 @@ func (c *conn) abort(err error) {
 		c.polling = nil
 	}
 	c.mu.Unlock()
+	// Record why first: closing the socket makes the transport abort too, and its reason must not
+	// win the race to teardown.
+	c.cancel(err)
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -271,6 +304,10 @@ func (c *conn) teardown(err error) {
 	c.queue = nil
 	transport, proto, registered := c.transport, c.proto, c.registered
 	c.mu.Unlock()
+	// The first reason wins: a graceful close or an abort records it before the transport ends.
+	if cause := context.Cause(c.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
 	c.cancel(err)
 
 	h := c.h

@@ -29,7 +29,7 @@ func (c *Context) Hub() *Hub { return c.conn.h }
 
 // Clients addresses clients, including the caller.
 func (c *Context) Clients() *CallerClients {
-	return &CallerClients{Clients: Clients{h: c.conn.h}, caller: c.conn}
+	return &CallerClients{callerBase: Clients{h: c.conn.h}, caller: c.conn}
 }
 
 // Groups adds and removes connections to and from groups.

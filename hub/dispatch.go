@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -87,27 +88,35 @@ func (c *conn) invoke(id, target string, args []any, streamIDs []string, streami
 	}
 	c.dmu.Unlock()
 
-	c.blocked.Store(true)
-	select {
-	case c.sem <- struct{}{}:
-		c.blocked.Store(false)
-	case <-c.ctx.Done():
-		c.blocked.Store(false)
-		cancel()
-		c.forgetInvocation(id, streamIDs)
-		return
+	// As in .NET, only plain invocations count against MaxParallelInvocations: a method with stream
+	// parameters must not keep the reader from its stream items, and a streaming response runs
+	// for as long as the client wants it.
+	limited := !streaming && len(streamIDs) == 0
+	if limited {
+		c.blocked.Store(true)
+		select {
+		case c.sem <- struct{}{}:
+			c.blocked.Store(false)
+		case <-c.ctx.Done():
+			c.blocked.Store(false)
+			cancel()
+			c.forgetInvocation(id, streamIDs)
+			return
+		}
 	}
-	go c.run(ctx, cancel, m, id, values, streamIDs)
+	go c.run(ctx, cancel, m, id, values, streamIDs, limited)
 }
 
 // run executes one invocation and sends its Completion (or, for a stream, its items then a
 // Completion).
-func (c *conn) run(ctx context.Context, cancel context.CancelFunc, m *method, id string, args []reflect.Value, streamIDs []string) {
+func (c *conn) run(ctx context.Context, cancel context.CancelFunc, m *method, id string, args []reflect.Value, streamIDs []string, limited bool) {
 	defer cancel()
 	defer c.forgetInvocation(id, streamIDs)
 	hc := &Context{Context: ctx, conn: c}
 	result, err := m.call(hc, args)
-	<-c.sem // a stream no longer holds its slot once it is producing
+	if limited {
+		<-c.sem
+	}
 	if err != nil {
 		if id == "" {
 			c.h.metrics.invocationErrs.Inc()
@@ -144,9 +153,11 @@ func (c *conn) forwardStream(ctx context.Context, id string, ch reflect.Value) {
 		if chosen == 0 || !ok {
 			break
 		}
-		if err := c.sendMessage(&protocol.StreamItem{InvocationID: id, Item: item.Interface()}); err != nil {
-			c.h.log.Debug("stream item not sent", "connection", c.id, "err", err)
-			return
+		if err := c.reply(ctx, &protocol.StreamItem{InvocationID: id, Item: item.Interface()}); err != nil {
+			if errors.Is(err, ErrConnectionClosed) {
+				return
+			}
+			break // cancelled while waiting for room: the Completion still goes
 		}
 	}
 	c.complete(&protocol.Completion{InvocationID: id}, "")
@@ -154,7 +165,7 @@ func (c *conn) forwardStream(ctx context.Context, id string, ch reflect.Value) {
 
 // complete sends a Completion; a result that cannot be encoded becomes an error Completion.
 func (c *conn) complete(m *protocol.Completion, method string) {
-	err := c.sendMessage(m)
+	err := c.reply(c.ctx, m)
 	if err == nil || err == ErrConnectionClosed {
 		return
 	}
@@ -169,7 +180,7 @@ func (c *conn) invocationError(id, text string) {
 		c.h.log.Info("fire-and-forget invocation failed", "connection", c.id, "err", text)
 		return
 	}
-	if err := c.sendMessage(&protocol.Completion{InvocationID: id, Error: text}); err != nil && err != ErrConnectionClosed {
+	if err := c.reply(c.ctx, &protocol.Completion{InvocationID: id, Error: text}); err != nil && err != ErrConnectionClosed {
 		c.h.log.Error("send completion", "connection", c.id, "err", err)
 	}
 }
@@ -254,7 +265,7 @@ func (c *conn) invokeClient(ctx context.Context, target string, args []any) (Res
 		delete(c.results, id)
 		c.dmu.Unlock()
 	}()
-	if err := c.sendMessage(&protocol.Invocation{InvocationID: id, Target: target, Arguments: args}); err != nil {
+	if err := c.reply(ctx, &protocol.Invocation{InvocationID: id, Target: target, Arguments: args}); err != nil {
 		return Result{}, err
 	}
 	if _, ok := ctx.Deadline(); !ok {

@@ -43,6 +43,9 @@ func newMethod(name string, fn any) (*method, error) {
 	if t.Kind() != reflect.Func {
 		return nil, fmt.Errorf("hub: method %q: want a func, got %s", name, t)
 	}
+	if v.IsNil() {
+		return nil, fmt.Errorf("hub: method %q: the func is nil", name)
+	}
 	if t.IsVariadic() {
 		return nil, fmt.Errorf("hub: method %q: variadic methods are not supported", name)
 	}

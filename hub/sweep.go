@@ -51,10 +51,23 @@ func init() {
 	}
 }
 
+// handshakeTimeout answers a handshake that never came with an error, as the .NET server does
+// ("Handshake was canceled."), and closes the connection.
+func (c *conn) handshakeTimeout() {
+	if !c.recvMu.TryLock() {
+		return // a handshake is being parsed right now: look again on the next sweep
+	}
+	defer c.recvMu.Unlock()
+	if c.handshaken.Load() || c.isClosing() {
+		return
+	}
+	_ = c.failHandshake("Handshake was canceled.", errHandshakeTimeout) // closes the connection
+}
+
 func (c *conn) sweep(now time.Time) {
 	o := &c.h.opts
 	c.mu.Lock()
-	transport, tornDown, tornDownAt := c.transport, c.tornDown, c.tornDownAt
+	transport, tornDown, tornDownAt, closing := c.transport, c.tornDown, c.tornDownAt, c.closing
 	attachedAt, polling, lastPollEnd, proto := c.attachedAt, c.polling != nil, c.lastPollEnd, c.proto
 	c.mu.Unlock()
 	switch {
@@ -67,10 +80,11 @@ func (c *conn) sweep(now time.Time) {
 		if now.Sub(c.created) > o.DisconnectTimeout {
 			c.abort(errNoTransport)
 		}
-	case !c.handshaken.Load():
+	case !c.handshaken.Load() && !closing:
+		// A closing connection goes on below: a long-polling one must still be dropped when no
+		// poll comes to fetch its handshake error.
 		if now.Sub(attachedAt) > o.HandshakeTimeout {
-			c.h.metrics.closedWithError.Inc()
-			c.abort(errHandshakeTimeout)
+			c.handshakeTimeout()
 		}
 	case transport == LongPolling:
 		// The client does not ping on long polling: its polls are the sign of life.

@@ -94,6 +94,11 @@ func (h *Hub) serveSend(w http.ResponseWriter, r *http.Request, c *conn) {
 		http.Error(w, "No Connection with that ID", http.StatusNotFound)
 		return
 	}
+	if c.transportName() == "" {
+		// The clients poll or open the event stream before they send; receive needs a transport.
+		http.Error(w, "No transport is bound to this connection yet", http.StatusBadRequest)
+		return
+	}
 	buf := readBuffers.Get().(*[]byte)
 	defer readBuffers.Put(buf)
 	for {
