@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/lxzan/gws"
 
 	"github.com/heraldhq/herald/hub/protocol"
 )
@@ -56,7 +56,7 @@ type conn struct {
 	tornDown    bool
 	tornDownAt  time.Time
 	registered  bool // in the hub's indexes and subscribed to its channels
-	ws          *websocket.Conn
+	ws          *gws.Conn
 	polling     chan struct{} // closed to end the pending long poll early; nil when no poll waits
 	polled      bool          // the first (immediate) long poll happened
 	lastPollEnd time.Time
@@ -135,6 +135,7 @@ func (c *conn) send(frame []byte) bool {
 	}
 	if len(c.queue) >= c.h.opts.SendQueueSize {
 		c.closing = true
+		c.cancel(errSlowConsumer) // the reason, before the transport can see closing and end first
 		c.mu.Unlock()
 		c.h.metrics.slowConsumers.Inc()
 		c.h.log.Warn("slow consumer disconnected", "connection", c.id, "queue", c.h.opts.SendQueueSize)
@@ -246,6 +247,9 @@ func (c *conn) close(r closeReason) {
 		}
 	}
 	c.closing = true
+	// Cancel under the lock: the transport may end the connection as soon as it sees closing, and
+	// this reason (and the close code it implies) must be recorded first.
+	c.cancel(r.err)
 	transport := c.transport
 	c.kickLocked()
 	c.mu.Unlock()
@@ -253,7 +257,6 @@ func (c *conn) close(r closeReason) {
 		c.h.metrics.closedWithError.Inc()
 		c.h.log.Debug("closing connection", "connection", c.id, "reason", r.err)
 	}
-	c.cancel(r.err)
 	if transport == "" {
 		// Nothing will ever write the Close: no transport is bound.
 		c.teardown(r.err)
@@ -279,7 +282,7 @@ func (c *conn) abort(err error) {
 	default:
 	}
 	if ws != nil {
-		ws.CloseNow()
+		_ = ws.NetConn().Close() // dropping the socket: its error says nothing new
 	}
 	c.teardown(err)
 }

@@ -113,10 +113,12 @@ func (c *conn) run(ctx context.Context, cancel context.CancelFunc, m *method, id
 	defer cancel()
 	defer c.forgetInvocation(id, streamIDs)
 	hc := &Context{Context: ctx, conn: c}
-	result, err := m.call(hc, args)
 	if limited {
-		<-c.sem
+		// Held until the Completion is queued, as in .NET: with one slot, completions come in
+		// the order of the invocations.
+		defer func() { <-c.sem }()
 	}
+	result, err := m.call(hc, args)
 	if err != nil {
 		if id == "" {
 			c.h.metrics.invocationErrs.Inc()

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lxzan/gws"
+
 	"github.com/heraldhq/herald/backplane"
 )
 
@@ -25,8 +27,9 @@ type Hub struct {
 	nodeID  string
 	metrics *hubMetrics
 
-	methods map[string]*method
-	started atomic.Bool
+	methods  map[string]*method
+	started  atomic.Bool
+	upgrader *gws.Upgrader
 
 	// byToken holds every connection from negotiate until it is forgotten (closed connections stay a
 	// little while, so that a last poll can fetch the Close message).
@@ -75,6 +78,7 @@ func New(name string, opts Options) (*Hub, error) {
 		subs:    make(map[string]int),
 		done:    make(chan struct{}),
 	}
+	h.upgrader = h.newUpgrader()
 	return h, nil
 }
 
