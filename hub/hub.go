@@ -29,6 +29,7 @@ type Hub struct {
 
 	methods  map[string]*method
 	started  atomic.Bool
+	startMu  sync.Mutex
 	upgrader *gws.Upgrader
 
 	// byToken holds every connection from negotiate until it is forgotten (closed connections stay a
@@ -93,9 +94,10 @@ func (h *Hub) Name() string { return h.name }
 // bad signature, a duplicate name, or after the hub has started serving: methods are registered
 // once, at start-up.
 func (h *Hub) On(name string, fn any) {
-	if h.started.Load() {
+	if h.started.Load() || !h.startMu.TryLock() {
 		panic(fmt.Sprintf("hub: On(%q) after the hub started serving", name))
 	}
+	defer h.startMu.Unlock()
 	m, err := newMethod(name, fn)
 	if err != nil {
 		panic(err)
@@ -110,7 +112,9 @@ func (h *Hub) On(name string, fn any) {
 // Start subscribes to the hub's broadcast channel and starts the timers. ServeHTTP starts the hub
 // on first use; call Start to learn of a backplane error early.
 func (h *Hub) Start(ctx context.Context) error {
-	if h.started.Swap(true) {
+	h.startMu.Lock()
+	defer h.startMu.Unlock()
+	if h.started.Load() {
 		return nil
 	}
 	if err := h.acquire(ctx, h.channel("all")); err != nil {
@@ -118,6 +122,9 @@ func (h *Hub) Start(ctx context.Context) error {
 	}
 	h.wg.Add(1)
 	go h.sweep()
+	// Only now: a request must not be served before the hub hears broadcasts, and a failed start
+	// is tried again by the next request.
+	h.started.Store(true)
 	return nil
 }
 

@@ -119,19 +119,23 @@ func (c *conn) handshake(data []byte) (int, error) {
 	c.mu.Lock()
 	c.proto = p
 	c.mu.Unlock()
-	// The response goes first: once registered, messages to the connection may be queued at any time.
-	c.send(protocol.AppendHandshakeResponse(nil, ""))
-	c.handshaken.Store(true)
+	// register queues the handshake response: it must go first, and a message published once the
+	// client has it must not miss the connection.
 	if err := c.h.register(c); err != nil {
 		c.h.log.Error("register connection", "connection", c.id, "err", err)
+		c.send(handshakeOK)
+		c.handshaken.Store(true)
 		c.close(closeReason{message: "Connection closed with an error: the server could not register the connection.", allowReconnect: true, err: err})
 		return n, err
 	}
+	c.handshaken.Store(true)
 	if fn := c.h.opts.OnConnected; fn != nil {
 		c.runHook(fn)
 	}
 	return n, nil
 }
+
+var handshakeOK = protocol.AppendHandshakeResponse(nil, "")
 
 func handshakeErrorText(err error) string {
 	var pe *protocol.Error
@@ -181,6 +185,9 @@ func (h *Hub) register(c *conn) error {
 	}
 	c.registered = true
 	c.mu.Unlock()
+	// Under the index lock, which every delivery takes: nothing is queued before the response, and
+	// the connection is reachable by the time the client can read it.
+	c.send(handshakeOK)
 	h.conns[c.id] = c
 	if u := c.userID(); u != "" {
 		addMember(h.users, u, c)
