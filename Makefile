@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/herald
 FUZZTIME ?= 10s
 
-.PHONY: help run build test test-go test-interop fuzz lint bench e2e clean
+.PHONY: help run build test test-go test-interop fuzz lint bench bench-smoke e2e clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -15,7 +15,7 @@ run: build ## Run Herald on its embedded default (127.0.0.1:8080, ./herald-data)
 build: ## Build bin/herald.
 	$(GO) build -o $(BIN) ./cmd/herald
 
-test: lint test-go fuzz test-interop ## Everything CI checks: lint, Go tests with -race, short fuzz runs, interop tests.
+test: lint test-go fuzz test-interop bench-smoke ## Everything CI checks: lint, Go tests with -race, short fuzz runs, interop tests, a seconds-long load run.
 
 test-go: ## Go tests with the race detector.
 	$(GO) test -race -count=1 -timeout 15m ./...
@@ -36,8 +36,12 @@ lint: ## gofmt and go vet.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: build ## Benchmarks (figures beside a baseline from the same run).
+bench: build ## Benchmarks: the hub load test beside its peers (minutes), then the micro-benchmarks.
+	$(BIN) bench hub --peers signalr,centrifuge
 	$(GO) test -run='^$$' -bench=. -benchmem ./hub/protocol/ ./client/
+
+bench-smoke: build ## The hub load test with small counts for seconds, Herald only (keeps it from rotting).
+	$(BIN) bench hub --quick
 
 e2e: test-interop ## End-to-end tests against a running binary.
 

@@ -15,6 +15,7 @@ type clientStream struct {
 	ch   reflect.Value // chan T, both directions
 	elem reflect.Type
 	ctx  context.Context // the invocation's: sending stops when it ends
+	fail context.CancelCauseFunc
 }
 
 // handle acts on one message from the client. It runs on the connection's reader.
@@ -72,13 +73,14 @@ func (c *conn) invoke(id, target string, args []any, streamIDs []string, streami
 		c.invocationError(id, clientErrorText(err, m.name, c.h.opts.EnableDetailedErrors))
 		return
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
+	ctx, cancelCause := context.WithCancelCause(c.ctx)
+	cancel := func() { cancelCause(nil) }
 	c.dmu.Lock()
 	for i, sid := range streamIDs {
 		if c.streams == nil {
 			c.streams = make(map[string]*clientStream)
 		}
-		c.streams[sid] = &clientStream{ch: streams[i], elem: streams[i].Type().Elem(), ctx: ctx}
+		c.streams[sid] = &clientStream{ch: streams[i], elem: streams[i].Type().Elem(), ctx: ctx, fail: cancelCause}
 	}
 	if streaming {
 		if c.active == nil {
@@ -119,6 +121,11 @@ func (c *conn) run(ctx context.Context, cancel context.CancelFunc, m *method, id
 		defer func() { <-c.sem }()
 	}
 	result, err := m.call(hc, args)
+	// A client stream that failed fails the invocation, even when the method saw only the end of
+	// its channel and returned.
+	if streamErr := (*Error)(nil); errors.As(context.Cause(ctx), &streamErr) {
+		err = streamErr
+	}
 	if err != nil {
 		if id == "" {
 			c.h.metrics.invocationErrs.Inc()
@@ -212,7 +219,7 @@ func (c *conn) streamItem(m *protocol.StreamItem) {
 		v.Elem().Set(reflect.ValueOf(raw))
 	} else if err := c.proto.Unmarshal(raw, v.Interface()); err != nil {
 		c.h.log.Info("stream item does not fit the stream's type", "connection", c.id, "stream", m.InvocationID, "err", err)
-		c.endStream(m.InvocationID)
+		c.endStream(m.InvocationID, "A stream item does not fit the type of the stream.")
 		return
 	}
 	c.blocked.Store(true)
@@ -233,17 +240,24 @@ func (c *conn) completion(m *protocol.Completion) {
 		waiter <- m // buffered: never blocks
 		return
 	}
-	c.endStream(m.InvocationID)
+	c.endStream(m.InvocationID, m.Error)
 }
 
-func (c *conn) endStream(id string) {
+// endStream ends a client-to-server stream. A stream the client ended with an error (or whose
+// item could not be decoded) fails its invocation: the method's context is cancelled with the
+// error, which becomes the invocation's error, as in .NET.
+func (c *conn) endStream(id, errText string) {
 	c.dmu.Lock()
 	s := c.streams[id]
 	delete(c.streams, id)
 	c.dmu.Unlock()
-	if s != nil {
-		s.ch.Close() // only the reader sends on it, and the reader is here
+	if s == nil {
+		return
 	}
+	if errText != "" {
+		s.fail(&Error{Message: "Client stream error: " + errText})
+	}
+	s.ch.Close() // only the reader sends on it, and the reader is here
 }
 
 // invokeClient invokes a client method and waits for the client's result.

@@ -393,12 +393,21 @@ func TestClientToServerStream(t *testing.T) {
 			c.send(t, &protocol.Completion{InvocationID: "a"})
 			require.Equal(t, "x-z-y", result[string](t, c, c.completion(t, "2")))
 
-			// An item of the wrong type ends the stream; the method sees what came before.
+			// An item of the wrong type fails the stream, and so the invocation, as in .NET.
 			c.send(t, &protocol.Invocation{InvocationID: "3", Target: "Sum", Arguments: []any{}, StreamIDs: []string{"s"}})
 			c.send(t, &protocol.StreamItem{InvocationID: "s", Item: 7})
 			c.send(t, &protocol.StreamItem{InvocationID: "s", Item: "eight"})
-			require.Equal(t, 7, result[int](t, c, c.completion(t, "3")))
+			require.Contains(t, c.completion(t, "3").Error, "does not fit the type of the stream")
 			c.send(t, &protocol.Completion{InvocationID: "s"}) // the stream is gone: ignored
+			c.echo(t)
+
+			// A stream the client ends with an error fails the invocation; no partial result.
+			c.send(t, &protocol.Invocation{InvocationID: "6", Target: "Sum", Arguments: []any{}, StreamIDs: []string{"e"}})
+			c.send(t, &protocol.StreamItem{InvocationID: "e", Item: 1})
+			c.send(t, &protocol.Completion{InvocationID: "e", Error: "Stream canceled by the client."})
+			comp := c.completion(t, "6")
+			require.False(t, comp.HasResult)
+			require.Contains(t, comp.Error, "Stream canceled by the client.")
 			c.echo(t)
 
 			// A method that returns without reading its whole stream does not leave the reader

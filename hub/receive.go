@@ -128,7 +128,6 @@ func (c *conn) handshake(data []byte) (int, error) {
 		c.close(closeReason{message: "Connection closed with an error: the server could not register the connection.", allowReconnect: true, err: err})
 		return n, err
 	}
-	c.handshaken.Store(true)
 	if fn := c.h.opts.OnConnected; fn != nil {
 		c.runHook(fn)
 	}
@@ -184,6 +183,9 @@ func (h *Hub) register(c *conn) error {
 		return ErrConnectionClosed
 	}
 	c.registered = true
+	// Handshaken from here on, under the same lock close() reads it with: a close that comes once
+	// the client may have the response always sends a Close message.
+	c.handshaken.Store(true)
 	c.mu.Unlock()
 	// Under the index lock, which every delivery takes: nothing is queued before the response, and
 	// the connection is reachable by the time the client can read it.

@@ -22,6 +22,7 @@ type cli struct {
 
 	Serve   serveCmd   `cmd:"" help:"Serve the hubs and the HTTP API (the default setup needs no flags)."`
 	Token   tokenCmd   `cmd:"" help:"Mint a JWT for a user with the configured secret (or the dev secret)."`
+	Bench   benchCmd   `cmd:"" help:"Benchmarks that print figures beside a baseline measured in the same run."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 

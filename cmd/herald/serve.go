@@ -45,6 +45,7 @@ type serveCmd struct {
 	ClientTimeout          time.Duration `name:"client-timeout" help:"Silence from a client after which its connection is closed." default:"30s"`
 	DetailedErrors         bool          `name:"detailed-errors" help:"Send the text of hub method errors to clients (development only)."`
 	ShutdownTimeout        time.Duration `name:"shutdown-timeout" help:"Bound on the drain at SIGINT/SIGTERM." default:"10s"`
+	PprofAddr              string        `name:"pprof-addr" help:"Serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default." placeholder:"ADDR"`
 }
 
 func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
@@ -62,6 +63,13 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	srv, err := app.New(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if s.PprofAddr != "" {
+		stop, err := servePprof(s.PprofAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	return srv.Run(ctx)
 }
