@@ -45,7 +45,7 @@ func TestFanoutSlotsIgnoreStaleDeliveries(t *testing.T) {
 	t.Parallel()
 	f := newFanout(1) // 4 slots
 	f.arm(0)
-	f.arm(4) // reuses slot 0
+	f.arm(4)                 // reuses slot 0
 	f.record(payload(0, 10)) // late delivery of the message that used the slot before
 	f.record(payload(4, 10))
 	f.record("garbage")
