@@ -125,9 +125,16 @@ func (c *conn) attach(t Transport) bool {
 	return true
 }
 
-// send queues one encoded message. It never blocks: when the queue is full the connection is a slow
+// send queues one encoded message and has it written at once. It never blocks: when the queue is full the connection is a slow
 // consumer and is aborted. It reports whether the message was queued.
-func (c *conn) send(frame []byte) bool {
+func (c *conn) send(frame []byte) bool { return c.enqueue(frame, false) }
+
+// deliver queues a message from someone else (a broadcast, a group or user message). Its write
+// may wait up to Options.WriteCoalesce for more messages to the same connection, so that a burst
+// of broadcasts costs one write per connection rather than one per message.
+func (c *conn) deliver(frame []byte) bool { return c.enqueue(frame, true) }
+
+func (c *conn) enqueue(frame []byte, coalesce bool) bool {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -144,7 +151,11 @@ func (c *conn) send(frame []byte) bool {
 		return false
 	}
 	c.queue = append(c.queue, frame)
-	c.kickLocked()
+	if coalesce {
+		c.kickLaterLocked()
+	} else {
+		c.kickLocked()
+	}
 	c.mu.Unlock()
 	c.lastSend.Store(c.h.now())
 	return true
@@ -199,7 +210,7 @@ func (c *conn) kickLocked() {
 	if c.ws != nil {
 		if !c.flushing {
 			c.flushing = true
-			go c.flushWS()
+			go c.flushWS(0)
 		}
 		return
 	}
@@ -207,6 +218,18 @@ func (c *conn) kickLocked() {
 	case c.wake <- struct{}{}:
 	default:
 	}
+}
+
+// kickLaterLocked is kickLocked for delivered messages: a WebSocket flusher it starts waits
+// WriteCoalesce first. (Server-Sent Events and long polling batch by themselves: their writer
+// takes the whole queue each time it wakes.)
+func (c *conn) kickLaterLocked() {
+	if c.ws != nil && !c.flushing {
+		c.flushing = true
+		go c.flushWS(c.h.opts.WriteCoalesce)
+		return
+	}
+	c.kickLocked()
 }
 
 // takeQueue removes and returns everything queued.

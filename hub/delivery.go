@@ -55,7 +55,7 @@ func (h *Hub) deliverInvocation(kind, name string, e *envelope) {
 		if c.proto.Binary() {
 			frame = e.msgpack
 		}
-		if c.send(frame) {
+		if c.deliver(frame) {
 			sent++
 		}
 	}

@@ -65,6 +65,12 @@ type Options struct {
 	// ClientResultTimeout bounds the wait for a client result when the caller's context has no
 	// deadline. Default 30 s.
 	ClientResultTimeout time.Duration
+	// WriteCoalesce is how long the WebSocket write of a message from someone else (a broadcast, a
+	// group or user message) may wait for more messages to the same connection, to write them in
+	// one frame. Replies to the caller are never held. Measured with `herald bench hub` at 10,000
+	// connections: 200 broadcasts a second overloaded the machine without it and were kept up
+	// with 2 ms. Default 2 ms; negative turns it off.
+	WriteCoalesce time.Duration
 	// WriteTimeout bounds one write to a transport. Default 10 s.
 	WriteTimeout time.Duration
 	// EnableDetailedErrors sends the text of a method's error to the client. Off by default: the
@@ -113,6 +119,7 @@ func (o Options) WithDefaults() Options {
 	setDefault(&o.LongPollTimeout, 90*time.Second)
 	setDefault(&o.ClientResultTimeout, 30*time.Second)
 	setDefault(&o.WriteTimeout, 10*time.Second)
+	setDefault(&o.WriteCoalesce, 2*time.Millisecond)
 	if len(o.Transports) == 0 {
 		o.Transports = []Transport{WebSockets, ServerSentEvents, LongPolling}
 	}

@@ -131,7 +131,10 @@ func (wsEvents) OnMessage(socket *gws.Conn, m *gws.Message) {
 
 // flushWS writes the queue to the socket until it is empty; it is started by kickLocked when
 // something is queued and no flusher runs.
-func (c *conn) flushWS() {
+func (c *conn) flushWS(wait time.Duration) {
+	if wait > 0 {
+		time.Sleep(wait)
+	}
 	for {
 		batch, _ := c.takeQueue()
 		if len(batch) == 0 {

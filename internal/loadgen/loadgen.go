@@ -34,6 +34,10 @@ type Config struct {
 	// reached (nearly) all its receivers, so that the run measures the fastest rate the server
 	// sustains rather than how fast queues overflow. Default 8 for broadcast, 256 for groups.
 	Window int
+	// Rate, when set, paces the fan-out sender at that many messages per second (the window still
+	// bounds what is in flight): latency is then measured at a given offered load rather than at
+	// the server's limit.
+	Rate int
 	// ServerPID is read for RSS figures (idle scenario). 0: no memory figures.
 	ServerPID int
 	// SourceIPs are the local addresses connections are spread over. Default: 127.0.0.1 for up to
@@ -332,7 +336,19 @@ func runFanout(ctx context.Context, cfg Config, scenario string, perMessage int,
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
 	var seq int64
+	var pace *time.Ticker
+	if cfg.Rate > 0 {
+		pace = time.NewTicker(time.Second / time.Duration(cfg.Rate))
+		defer pace.Stop()
+		r.Note = fmt.Sprintf("%d msg/s offered", cfg.Rate)
+	}
 	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if pace != nil {
+			select {
+			case <-pace.C:
+			case <-ctx.Done():
+			}
+		}
 		if seq >= int64(cfg.Window) && !f.waitFor(ctx, seq-int64(cfg.Window), want) {
 			r.Errors++
 		}
