@@ -107,6 +107,7 @@ func (s *Server) newHub(name string, requireAuth bool, bp backplane.Backplane, m
 		HandshakeTimeout:       hc.HandshakeTimeout,
 		KeepAliveInterval:      hc.KeepAliveInterval,
 		ClientTimeout:          hc.ClientTimeout,
+		WriteCoalesce:          hc.WriteCoalesce,
 		EnableDetailedErrors:   hc.DetailedErrors,
 		AllowedOrigins:         s.cfg.CORSOrigins,
 	})

@@ -39,6 +39,7 @@ type HubConfig struct {
 	HandshakeTimeout       time.Duration
 	KeepAliveInterval      time.Duration
 	ClientTimeout          time.Duration
+	WriteCoalesce          time.Duration
 	DetailedErrors         bool
 }
 

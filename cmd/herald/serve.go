@@ -43,6 +43,7 @@ type serveCmd struct {
 	HandshakeTimeout       time.Duration `name:"handshake-timeout" help:"Time a new connection has to complete its handshake." default:"15s"`
 	KeepAliveInterval      time.Duration `name:"keep-alive-interval" help:"Silence after which the server pings a connection." default:"15s"`
 	ClientTimeout          time.Duration `name:"client-timeout" help:"Silence from a client after which its connection is closed." default:"30s"`
+	WriteCoalesce          time.Duration `name:"write-coalesce" help:"How long a broadcast's WebSocket write may wait to batch more messages to the same connection (negative: off)." default:"2ms"`
 	DetailedErrors         bool          `name:"detailed-errors" help:"Send the text of hub method errors to clients (development only)."`
 	ShutdownTimeout        time.Duration `name:"shutdown-timeout" help:"Bound on the drain at SIGINT/SIGTERM." default:"10s"`
 	PprofAddr              string        `name:"pprof-addr" help:"Serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default." placeholder:"ADDR"`
@@ -57,7 +58,7 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 			MaxMessageSize: s.MaxMessageSize, MaxParallelInvocations: s.MaxParallelInvocations,
 			StreamBufferCapacity: s.StreamBufferCapacity, SendQueueSize: s.SendQueueSize,
 			HandshakeTimeout: s.HandshakeTimeout, KeepAliveInterval: s.KeepAliveInterval,
-			ClientTimeout: s.ClientTimeout, DetailedErrors: s.DetailedErrors,
+			ClientTimeout: s.ClientTimeout, DetailedErrors: s.DetailedErrors, WriteCoalesce: s.WriteCoalesce,
 		},
 	}
 	srv, err := app.New(ctx, cfg)

@@ -34,9 +34,9 @@ type Config struct {
 	// reached (nearly) all its receivers, so that the run measures the fastest rate the server
 	// sustains rather than how fast queues overflow. Default 8 for broadcast, 256 for groups.
 	Window int
-	// Rate, when set, paces the fan-out sender at that many messages per second (the window still
-	// bounds what is in flight): latency is then measured at a given offered load rather than at
-	// the server's limit.
+	// Rate, when set, paces the load: fan-out messages per second for the sender (the window still
+	// bounds what is in flight), or round trips per second over all connections for echo. Latency
+	// is then measured at a given offered load rather than at the server's limit.
 	Rate int
 	// ServerPID is read for RSS figures (idle scenario). 0: no memory figures.
 	ServerPID int
@@ -395,10 +395,30 @@ func Echo(ctx context.Context, cfg Config) (Result, error) {
 	defer cancel()
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, c := range p.clients {
+	if cfg.Rate > 0 {
+		r.Note = fmt.Sprintf("%d/s offered", cfg.Rate)
+	}
+	for i, c := range p.clients {
 		wg.Go(func() {
 			var out string
+			var pace <-chan time.Time
+			if cfg.Rate > 0 {
+				// Each connection calls at its share of the offered rate, the connections spread
+				// over one period so that the calls do not come in waves.
+				period := time.Duration(float64(time.Second) * float64(len(p.clients)) / float64(cfg.Rate))
+				time.Sleep(period * time.Duration(i) / time.Duration(len(p.clients)))
+				t := time.NewTicker(period)
+				defer t.Stop()
+				pace = t.C
+			}
 			for runCtx.Err() == nil {
+				if pace != nil {
+					select {
+					case <-pace:
+					case <-runCtx.Done():
+						return
+					}
+				}
 				t := time.Now()
 				if err := c.Invoke(runCtx, "Echo", &out, value); err != nil {
 					if runCtx.Err() == nil {

@@ -26,7 +26,7 @@ type Result struct {
 }
 
 // Key identifies the measurement a result makes, to line up servers side by side.
-func (r Result) Key() string { return fmt.Sprintf("%s/%d", r.Scenario, r.Conns) }
+func (r Result) Key() string { return fmt.Sprintf("%s/%d/%s", r.Scenario, r.Conns, r.Note) }
 
 // PrintTable writes results grouped by scenario, each server's figures beside the first server's
 // (the baseline of the ratios).
