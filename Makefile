@@ -15,7 +15,7 @@ run: build ## Run Herald on its embedded default (127.0.0.1:8080, ./herald-data)
 build: ## Build bin/herald.
 	$(GO) build -o $(BIN) ./cmd/herald
 
-test: lint test-go fuzz test-interop bench-smoke ## Everything CI checks: lint, Go tests with -race, short fuzz runs, interop tests, a seconds-long load run.
+test: lint test-go fuzz bench-smoke test-interop ## Everything CI checks: lint, Go tests with -race, short fuzz runs, interop tests, a seconds-long load run.
 
 test-go: ## Go tests with the race detector.
 	$(GO) test -race -count=1 -timeout 15m ./...

@@ -11,7 +11,6 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
-	kongyaml "github.com/alecthomas/kong-yaml"
 )
 
 // cli is every command and its flags. Each flag also reads HERALD_<FLAG> from the environment and
@@ -34,7 +33,7 @@ func main() {
 	k := kong.Parse(&c,
 		kong.Name("herald"),
 		kong.Description("Herald runs the long work users start in a web app and pushes its progress to every page they have open, over the SignalR protocol."),
-		kong.Configuration(kongyaml.Loader),
+		kong.Configuration(yamlLoader),
 		kong.UsageOnError(),
 		kong.DefaultEnvars("HERALD"),
 	)

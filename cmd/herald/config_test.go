@@ -1,0 +1,42 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/alecthomas/kong"
+	"github.com/stretchr/testify/require"
+)
+
+func parse(t *testing.T, yamlText string, env map[string]string, args ...string) *cli {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "herald.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(yamlText), 0o600))
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var c cli
+	k, err := kong.New(&c, kong.Configuration(yamlLoader, file), kong.DefaultEnvars("HERALD"))
+	require.NoError(t, err)
+	_, err = k.Parse(args)
+	require.NoError(t, err)
+	return &c
+}
+
+func TestConfigFileTopLevelAndCommandSection(t *testing.T) {
+	c := parse(t, "addr: 0.0.0.0:9000\njwt-secret: from-file\nserve:\n  conformance-hub: true\n  client-timeout: 45s\n", nil, "serve")
+	require.Equal(t, "0.0.0.0:9000", c.Serve.Addr)
+	require.Equal(t, "from-file", c.Serve.JWTSecret)
+	require.True(t, c.Serve.ConformanceHub)
+	require.Equal(t, "45s", c.Serve.ClientTimeout.String())
+
+	tok := parse(t, "jwt-secret: from-file\n", nil, "token", "--user", "alice")
+	require.Equal(t, "from-file", tok.Token.JWTSecret)
+}
+
+func TestEnvironmentAndFlagsOverrideTheFile(t *testing.T) {
+	c := parse(t, "addr: 0.0.0.0:9000\nmax-message-size: 1000\n", map[string]string{"HERALD_ADDR": "127.0.0.1:9001"}, "serve", "--max-message-size", "2000")
+	require.Equal(t, "127.0.0.1:9001", c.Serve.Addr)
+	require.Equal(t, 2000, c.Serve.MaxMessageSize)
+}
