@@ -32,11 +32,7 @@ func (h *Hub) negotiate(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "negotiate requires POST", http.StatusMethodNotAllowed)
 		return
 	}
-	if h.draining.Load() {
-		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	p, ok := h.authenticate(w, r)
+	p, ok := h.admit(w, r)
 	if !ok {
 		return
 	}
@@ -68,6 +64,16 @@ func (h *Hub) negotiate(w http.ResponseWriter, r *http.Request) {
 		// The client is gone; the connection is dropped when its transport never comes.
 		h.log.Debug("write negotiate response", "err", err)
 	}
+}
+
+// admit checks that a new connection may be made: the hub is not draining and the request's
+// credentials are good. It writes the refusal itself.
+func (h *Hub) admit(w http.ResponseWriter, r *http.Request) (*Principal, bool) {
+	if h.draining.Load() {
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return nil, false
+	}
+	return h.authenticate(w, r)
 }
 
 // authenticate identifies a request. It writes 401 and returns false for bad credentials, or for

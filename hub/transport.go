@@ -73,11 +73,7 @@ func (h *Hub) skipNegotiation(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "WebSockets transport not enabled", http.StatusNotFound)
 		return
 	}
-	if h.draining.Load() {
-		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	p, ok := h.authenticate(w, r)
+	p, ok := h.admit(w, r)
 	if !ok {
 		return
 	}

@@ -140,20 +140,8 @@ func parseJSONRecord(rec []byte) (Message, error) {
 
 func jsonInvocation(f *jsonFields) (Message, error) {
 	var m Invocation
-	var err error
-	if m.Headers, err = jsonHeaders(f.headers); err != nil {
-		return nil, err
-	}
-	if m.InvocationID, err = jsonOptString(f.invocationID, "invocationId"); err != nil {
-		return nil, err
-	}
-	if m.Target, err = jsonString(f.target, "target"); err != nil {
-		return nil, err
-	}
-	if m.Arguments, err = jsonArguments(f.arguments); err != nil {
-		return nil, err
-	}
-	if m.StreamIDs, err = jsonStreamIDs(f.streamIDs); err != nil {
+	err := jsonInvocationFields(f, jsonOptString, &m.Headers, &m.InvocationID, &m.Target, &m.Arguments, &m.StreamIDs)
+	if err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -161,23 +149,31 @@ func jsonInvocation(f *jsonFields) (Message, error) {
 
 func jsonStreamInvocation(f *jsonFields) (Message, error) {
 	var m StreamInvocation
-	var err error
-	if m.Headers, err = jsonHeaders(f.headers); err != nil {
-		return nil, err
-	}
-	if m.InvocationID, err = jsonNonEmptyString(f.invocationID, "invocationId"); err != nil {
-		return nil, err
-	}
-	if m.Target, err = jsonString(f.target, "target"); err != nil {
-		return nil, err
-	}
-	if m.Arguments, err = jsonArguments(f.arguments); err != nil {
-		return nil, err
-	}
-	if m.StreamIDs, err = jsonStreamIDs(f.streamIDs); err != nil {
+	err := jsonInvocationFields(f, jsonNonEmptyString, &m.Headers, &m.InvocationID, &m.Target, &m.Arguments, &m.StreamIDs)
+	if err != nil {
 		return nil, err
 	}
 	return &m, nil
+}
+
+// jsonInvocationFields reads the fields Invocation and StreamInvocation share; they differ only in
+// whether the invocation id may be absent (fire-and-forget).
+func jsonInvocationFields(f *jsonFields, readID func([]byte, string) (string, error), headers *map[string]string, id, target *string, args *[]any, streamIDs *[]string) error {
+	var err error
+	if *headers, err = jsonHeaders(f.headers); err != nil {
+		return err
+	}
+	if *id, err = readID(f.invocationID, "invocationId"); err != nil {
+		return err
+	}
+	if *target, err = jsonString(f.target, "target"); err != nil {
+		return err
+	}
+	if *args, err = jsonArguments(f.arguments); err != nil {
+		return err
+	}
+	*streamIDs, err = jsonStreamIDs(f.streamIDs)
+	return err
 }
 
 func jsonStreamItem(f *jsonFields) (Message, error) {
