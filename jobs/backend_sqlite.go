@@ -1,0 +1,202 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+var sqliteDialect = &dialect{
+	name: "sqlite",
+	migrations: []string{`
+CREATE TABLE IF NOT EXISTS herald_tasks (
+    id               TEXT PRIMARY KEY,
+    owner            TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    title            TEXT NOT NULL,
+    state            TEXT NOT NULL,
+    progress_done    INTEGER NOT NULL DEFAULT 0,
+    progress_total   INTEGER NOT NULL DEFAULT 0,
+    progress_message TEXT NOT NULL DEFAULT '',
+    result           TEXT,
+    error            TEXT NOT NULL DEFAULT '',
+    attempt          INTEGER NOT NULL DEFAULT 0,
+    job_id           INTEGER,
+    created_at       INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    updated_at       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS herald_tasks_owner_created ON herald_tasks (owner, created_at DESC, id DESC);
+CREATE TABLE IF NOT EXISTS herald_notifications (
+    id         TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    level      TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    body       TEXT NOT NULL DEFAULT '',
+    link       TEXT NOT NULL DEFAULT '',
+    task_id    TEXT,
+    created_at INTEGER NOT NULL,
+    read_at    INTEGER
+);
+CREATE INDEX IF NOT EXISTS herald_notifications_owner_created ON herald_notifications (owner, created_at DESC, id DESC);
+`},
+	// SQLite's datetime text format is the one River's SQLite driver writes
+	// and compares ("2006-01-02 15:04:05.000", UTC).
+	heartbeat: `UPDATE river_job SET attempted_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = ? AND state = 'running'`,
+}
+
+type sqliteBackend struct {
+	db     *sql.DB
+	logger *slog.Logger
+	client *river.Client[*sql.Tx]
+}
+
+var _ backend = (*sqliteBackend)(nil)
+
+func openSQLite(ctx context.Context, cfg Config) (*sqliteBackend, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir %q: %w", cfg.DataDir, err)
+	}
+	path := filepath.Join(cfg.DataDir, "herald.db")
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
+	}
+	// One connection: SQLite has one writer, and River's SQLite driver is
+	// tested this way. Nothing in this package queries the pool while it
+	// holds a transaction.
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close() // the ping error is the one worth returning
+		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
+	}
+	return &sqliteBackend{db: db, logger: cfg.Logger}, nil
+}
+
+func (b *sqliteBackend) dialect() *dialect { return sqliteDialect }
+
+func (b *sqliteBackend) migrateRiver(ctx context.Context) error {
+	m, err := rivermigrate.New(riversqlite.New(b.db), &rivermigrate.Config{Logger: b.logger})
+	if err != nil {
+		return fmt.Errorf("river migrator: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return nil
+}
+
+func (b *sqliteBackend) newClient(cfg *river.Config) error {
+	c, err := river.NewClient(riversqlite.New(b.db), cfg)
+	if err != nil {
+		return fmt.Errorf("river client: %w", err)
+	}
+	b.client = c
+	return nil
+}
+
+func (b *sqliteBackend) start(ctx context.Context) error         { return b.client.Start(ctx) }
+func (b *sqliteBackend) stop(ctx context.Context) error          { return b.client.Stop(ctx) }
+func (b *sqliteBackend) stopAndCancel(ctx context.Context) error { return b.client.StopAndCancel(ctx) }
+func (b *sqliteBackend) close() {
+	if err := b.db.Close(); err != nil {
+		b.logger.Warn("close sqlite", slog.String("error", err.Error()))
+	}
+}
+
+func (b *sqliteBackend) begin(ctx context.Context) (txn, error) {
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &sqliteTx{sqlQuerier: sqlQuerier{tx}, tx: tx, client: b.client}, nil
+}
+
+func (b *sqliteBackend) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return sqlQuerier{b.db}.exec(ctx, q, args...)
+}
+
+func (b *sqliteBackend) query(ctx context.Context, q string, args ...any) (rows, error) {
+	return sqlQuerier{b.db}.query(ctx, q, args...)
+}
+
+func (b *sqliteBackend) queryRow(ctx context.Context, q string, args ...any) row {
+	return sqlQuerier{b.db}.queryRow(ctx, q, args...)
+}
+
+type sqliteTx struct {
+	sqlQuerier
+	tx     *sql.Tx
+	client *river.Client[*sql.Tx]
+}
+
+func (t *sqliteTx) insertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (int64, error) {
+	res, err := t.client.InsertTx(ctx, t.tx, args, opts)
+	if err != nil {
+		return 0, err
+	}
+	return res.Job.ID, nil
+}
+
+func (t *sqliteTx) cancelJob(ctx context.Context, jobID int64) error {
+	_, err := t.client.JobCancelTx(ctx, t.tx, jobID)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil // already cleaned up by River
+	}
+	return err
+}
+
+func (t *sqliteTx) commit(context.Context) error   { return t.tx.Commit() }
+func (t *sqliteTx) rollback(context.Context) error { return t.tx.Rollback() }
+
+// sqlQuerier adapts database/sql to querier.
+type sqlQuerier struct {
+	q interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}
+}
+
+func (s sqlQuerier) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := s.q.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (s sqlQuerier) query(ctx context.Context, q string, args ...any) (rows, error) {
+	r, err := s.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
+func (s sqlQuerier) queryRow(ctx context.Context, q string, args ...any) row {
+	return s.q.QueryRowContext(ctx, q, args...)
+}
+
+type sqlRows struct{ *sql.Rows }
+
+// Close drops the error: database/sql reports errors of the iteration
+// through Err, which callers check.
+func (r sqlRows) Close() { _ = r.Rows.Close() }

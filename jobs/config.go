@@ -1,0 +1,155 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Defaults applied by Config.WithDefaults.
+const (
+	DefaultRescueAfter      = 60 * time.Second
+	DefaultProgressInterval = 250 * time.Millisecond
+	DefaultMaxAttempts      = 5
+	DefaultWorkers          = 10
+	DefaultSchema           = "public"
+	DefaultDataDir          = "herald-data"
+
+	// cancelPollInterval is how often a running task re-reads its own row to
+	// notice a cancel made by another process (PostgreSQL with several
+	// workers). In this process cancel is immediate through the registry.
+	cancelPollInterval = 500 * time.Millisecond
+)
+
+// Config configures a Store. The zero value is usable after WithDefaults: an
+// SQLite database at herald-data/herald.db.
+type Config struct {
+	// DatabaseURL selects the database. Empty means SQLite in a file
+	// DataDir/herald.db; "postgres://…" or "postgresql://…" means PostgreSQL.
+	//
+	// Defaults to "" (SQLite).
+	DatabaseURL string
+
+	// DataDir is the directory that holds the SQLite database. It is created
+	// when missing. Unused with PostgreSQL.
+	//
+	// Defaults to "herald-data".
+	DataDir string
+
+	// Logger receives River's and the store's logs. Internal error texts of
+	// failed tasks are logged here, never shown to users.
+	//
+	// Defaults to slog.Default().
+	Logger *slog.Logger
+
+	// RescueAfter is how long a running task may go without a heartbeat
+	// before it is considered dead (its process gone) and is retried. Running
+	// tasks heartbeat every RescueAfter/4, so long tasks are never rescued
+	// while their process is alive. River's rescuer runs every 30 s, so a dead
+	// task is picked up again within roughly RescueAfter + 30 s.
+	//
+	// Defaults to 60 s.
+	RescueAfter time.Duration
+
+	// ProgressInterval is the minimum time between two stored and notified
+	// progress updates of one task. The final state is never throttled.
+	//
+	// Defaults to 250 ms.
+	ProgressInterval time.Duration
+
+	// MaxAttempts is how many times a task is attempted (first run plus
+	// retries of retryable errors) before it fails.
+	//
+	// Defaults to 5.
+	MaxAttempts int
+
+	// MaxAttemptsByKind overrides MaxAttempts for individual task kinds.
+	//
+	// Defaults to none.
+	MaxAttemptsByKind map[string]int
+
+	// Workers is how many tasks this process runs at once (River's
+	// MaxWorkers of the default queue).
+	//
+	// Defaults to 10.
+	Workers int
+
+	// Schema is the PostgreSQL schema holding River's and Herald's tables;
+	// it is created when missing. Unused with SQLite.
+	//
+	// Defaults to "public".
+	Schema string
+}
+
+var schemaPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// WithDefaults returns a copy of c with every unset field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.RescueAfter == 0 {
+		c.RescueAfter = DefaultRescueAfter
+	}
+	if c.ProgressInterval == 0 {
+		c.ProgressInterval = DefaultProgressInterval
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.Schema == "" {
+		c.Schema = DefaultSchema
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.DatabaseURL != "" && !c.isPostgres() {
+		errs = append(errs, fmt.Errorf("database URL must be empty (SQLite) or start with postgres://"))
+	}
+	if c.RescueAfter < time.Second {
+		errs = append(errs, fmt.Errorf("rescue after must be at least 1s, got %s", c.RescueAfter))
+	}
+	if c.ProgressInterval < 0 {
+		errs = append(errs, fmt.Errorf("progress interval cannot be negative"))
+	}
+	if c.MaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("max attempts must be at least 1, got %d", c.MaxAttempts))
+	}
+	for kind, n := range c.MaxAttemptsByKind {
+		if n < 1 {
+			errs = append(errs, fmt.Errorf("max attempts of kind %q must be at least 1, got %d", kind, n))
+		}
+	}
+	if c.Workers < 1 {
+		errs = append(errs, fmt.Errorf("workers must be at least 1, got %d", c.Workers))
+	}
+	if !schemaPattern.MatchString(c.Schema) {
+		errs = append(errs, fmt.Errorf("schema %q must be a lower-case SQL identifier", c.Schema))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("jobs config: %w", err)
+	}
+	return nil
+}
+
+func (c Config) isPostgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+func (c Config) maxAttemptsFor(kind string) int {
+	if n, ok := c.MaxAttemptsByKind[kind]; ok {
+		return n
+	}
+	return c.MaxAttempts
+}
