@@ -15,16 +15,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/heraldhq/herald/api"
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/backplane"
 	"github.com/heraldhq/herald/hub"
 	"github.com/heraldhq/herald/internal/conformance"
 	"github.com/heraldhq/herald/internal/httpx"
+	"github.com/heraldhq/herald/jobs"
 )
 
 // Server is a configured Herald, ready to serve.
 type Server struct {
 	cfg      Config
+	store    *jobs.Store
 	log      *slog.Logger
 	auth     *auth.Authenticator
 	hubs     []*hub.Hub
@@ -51,6 +54,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.log.Warn("DEV MODE: no JWT secret, key or JWKS URL is configured; anyone can get a token for any user with POST /api/auth/dev-login. Never run this way in production.")
 	}
 
+	store, err := jobs.Open(ctx, cfg.Jobs)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("open task store: %w", err)
+	}
+	s.store = store
+	built := false
+	defer func() {
+		if !built {
+			store.Close()
+			a.Close()
+		}
+	}()
+
 	mux := http.NewServeMux()
 	metrics := hub.NewMetrics(s.registry)
 	bp := backplane.NewMemory()
@@ -59,6 +76,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	mount(mux, "/hubs/notifications", notifications)
+	store.SetNotifier(hubNotifier{h: notifications, log: s.log})
+	(&api.Server{Auth: a, Store: store, Log: s.log}).Register(mux)
 	if cfg.ConformanceHub {
 		h, err := s.newHub("conformance", false, bp, metrics)
 		if err != nil {
@@ -84,6 +103,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		httpx.WriteError(w, http.StatusNotFound, "not_found", "No such endpoint.")
 	})
 	s.handler = httpx.CORS(cfg.CORSOrigins, mux)
+	built = true
 	return s, nil
 }
 
@@ -147,6 +167,12 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve is Run on a listener of the caller's.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer s.auth.Close()
+	defer s.store.Close()
+	if !s.cfg.NoWorkers {
+		if err := s.store.Start(ctx); err != nil {
+			return fmt.Errorf("start task workers: %w", err)
+		}
+	}
 	for _, h := range s.hubs {
 		if err := h.Start(ctx); err != nil {
 			return err
@@ -168,8 +194,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
 	drain, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	errs := make([]error, len(s.hubs))
+	errs := make([]error, len(s.hubs)+1)
 	var wg sync.WaitGroup
+	if !s.cfg.NoWorkers {
+		// Running tasks get the drain time, then go back to the queue to be resumed.
+		wg.Go(func() {
+			if err := s.store.Stop(drain); err != nil {
+				errs[len(s.hubs)] = fmt.Errorf("stop task workers: %w", err)
+			}
+		})
+	}
 	for i, h := range s.hubs {
 		wg.Go(func() {
 			if err := h.Shutdown(drain); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/jobs"
 )
 
 // Config is everything `herald serve` can be told. The zero value of a field means its default.
@@ -16,6 +17,12 @@ type Config struct {
 	Addr string
 	// DataDir holds Herald's embedded state. Default ./herald-data.
 	DataDir string
+	// Database is where tasks live: "" for SQLite at DataDir/herald.db, or a postgres:// URL.
+	Database string
+	// Jobs tunes the task runner (see jobs.Config); Database and DataDir above win over its own.
+	Jobs jobs.Config
+	// NoWorkers serves the API and hubs without running tasks (another process runs them).
+	NoWorkers bool
 	// ConformanceHub serves /hubs/conformance, the hub the protocol interop tests use.
 	ConformanceHub bool
 	// Auth configures JWT validation. With no secret, key or JWKS URL Herald runs in dev mode.
@@ -56,6 +63,11 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	c.Jobs.DatabaseURL = c.Database
+	c.Jobs.DataDir = c.DataDir
+	if c.Jobs.Logger == nil {
+		c.Jobs.Logger = c.Logger
 	}
 	if c.Auth.DevMode() && c.Auth.DevSecretFile == "" {
 		c.Auth.DevSecretFile = filepath.Join(c.DataDir, "dev-secret")

@@ -20,6 +20,8 @@ type cli struct {
 	LogLevel string          `help:"Log level: debug, info, warn, error." default:"info" enum:"debug,info,warn,error" env:"HERALD_LOG_LEVEL"`
 
 	Serve   serveCmd   `cmd:"" help:"Serve the hubs and the HTTP API (the default setup needs no flags)."`
+	Worker  workerCmd  `cmd:"" help:"Run tasks without serving HTTP (PostgreSQL deployments)."`
+	Migrate migrateCmd `cmd:"" help:"Apply the database migrations."`
 	Token   tokenCmd   `cmd:"" help:"Mint a JWT for a user with the configured secret (or the dev secret)."`
 	Bench   benchCmd   `cmd:"" help:"Benchmarks that print figures beside a baseline measured in the same run."`
 	Version versionCmd `cmd:"" help:"Print the version."`

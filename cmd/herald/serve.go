@@ -7,6 +7,7 @@ import (
 
 	"github.com/heraldhq/herald/app"
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/jobs"
 )
 
 // authFlags are the JWT settings shared by serve and token.
@@ -30,11 +31,24 @@ func (f authFlags) config() auth.Config {
 	}
 }
 
+// dbFlags choose the task database, shared by serve, worker and migrate.
+type dbFlags struct {
+	Database    string        `help:"Task database: empty for SQLite in the data dir, or postgres://user@host/db." placeholder:"URL"`
+	RescueAfter time.Duration `name:"rescue-after" help:"How soon a task whose process died is picked up again." default:"60s"`
+	Workers     int           `help:"Tasks run at once by this process." default:"10"`
+}
+
+func (f dbFlags) jobs(dataDir string, logger *slog.Logger) jobs.Config {
+	return jobs.Config{DatabaseURL: f.Database, DataDir: dataDir, Logger: logger, RescueAfter: f.RescueAfter, Workers: f.Workers}
+}
+
 type serveCmd struct {
 	Addr           string   `help:"Listen address." default:"127.0.0.1:8080"`
 	ConformanceHub bool     `name:"conformance-hub" help:"Serve /hubs/conformance, the hub of the protocol interop tests."`
 	CORSOrigins    []string `name:"cors-origins" help:"Browser origins allowed to call Herald (patterns, comma-separated; * for any)." placeholder:"ORIGIN,..."`
 	authFlags
+	dbFlags
+	NoWorkers bool `name:"no-workers" help:"Serve without running tasks (herald worker processes run them)."`
 
 	MaxMessageSize         int           `name:"max-message-size" help:"Largest message a client may send, in bytes." default:"32768"`
 	MaxParallelInvocations int           `name:"max-parallel-invocations" help:"Invocations of one connection that run at once." default:"1"`
@@ -53,6 +67,7 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	authCfg := s.config()
 	cfg := app.Config{
 		Addr: s.Addr, DataDir: s.DataDir, ConformanceHub: s.ConformanceHub, CORSOrigins: s.CORSOrigins,
+		Database: s.Database, Jobs: s.jobs(s.DataDir, logger), NoWorkers: s.NoWorkers,
 		Auth: authCfg, ShutdownTimeout: s.ShutdownTimeout, Logger: logger,
 		Hub: app.HubConfig{
 			MaxMessageSize: s.MaxMessageSize, MaxParallelInvocations: s.MaxParallelInvocations,

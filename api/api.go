@@ -1,0 +1,189 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/internal/httpx"
+	"github.com/heraldhq/herald/jobs"
+)
+
+// AdminRole sees and cancels every user's tasks.
+const AdminRole = "admin"
+
+// maxBody bounds request bodies of the API.
+const maxBody = 64 << 10
+
+// Server serves the task, notification and demo endpoints.
+type Server struct {
+	Auth  *auth.Authenticator
+	Store *jobs.Store
+	Log   *slog.Logger
+}
+
+// Register adds the endpoints to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/tasks", s.authed(s.listTasks))
+	mux.HandleFunc("GET /api/tasks/{id}", s.authed(s.getTask))
+	mux.HandleFunc("POST /api/tasks/{id}/cancel", s.authed(s.cancelTask))
+	mux.HandleFunc("GET /api/notifications", s.authed(s.listNotifications))
+	mux.HandleFunc("POST /api/notifications/{id}/read", s.authed(s.markRead))
+	mux.HandleFunc("POST /api/demo/tasks", s.authed(s.createDemoTask))
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, id *auth.Identity)
+
+// authed authenticates the request: 401 with the JSON error when it carries no valid token.
+func (s *Server) authed(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.Auth.Authenticate(r)
+		if err != nil {
+			auth.WriteError(w, err)
+			return
+		}
+		h(w, r, id)
+	}
+}
+
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	q := r.URL.Query()
+	limit, ok := intParam(w, q.Get("limit"), "limit")
+	if !ok {
+		return
+	}
+	page, err := s.Store.List(r.Context(), id.UserID, jobs.ListOptions{State: jobs.State(q.Get("state")), Limit: limit, Cursor: q.Get("cursor")})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) getTask(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	var t *jobs.Task
+	var err error
+	if id.HasRole(AdminRole) {
+		t, err = s.Store.GetAny(r.Context(), r.PathValue("id"))
+	} else {
+		t, err = s.Store.Get(r.Context(), id.UserID, r.PathValue("id"))
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	var t *jobs.Task
+	var err error
+	if id.HasRole(AdminRole) {
+		t, err = s.Store.CancelAny(r.Context(), r.PathValue("id"))
+	} else {
+		t, err = s.Store.Cancel(r.Context(), id.UserID, r.PathValue("id"))
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	q := r.URL.Query()
+	limit, ok := intParam(w, q.Get("limit"), "limit")
+	if !ok {
+		return
+	}
+	unread := false
+	if v := q.Get("unread"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			httpx.WriteError(w, http.StatusBadRequest, "invalid_request", "unread must be true or false.")
+			return
+		}
+		unread = b
+	}
+	list, err := s.Store.Notifications(r.Context(), id.UserID, unread, limit)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"notifications": list})
+}
+
+func (s *Server) markRead(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	n, err := s.Store.MarkRead(r.Context(), id.UserID, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, n)
+}
+
+// demoRequest is the body of POST /api/demo/tasks.
+type demoRequest struct {
+	Steps      int `json:"steps"`
+	StepMs     int `json:"stepMs"`
+	FailAtStep int `json:"failAtStep"`
+}
+
+func (s *Server) createDemoTask(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	var req demoRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_body", "The body must be JSON like {\"steps\":10,\"stepMs\":500,\"failAtStep\":0}: "+err.Error())
+		return
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_body", "The body must hold one JSON object.")
+		return
+	}
+	args := &jobs.DemoArgs{Steps: req.Steps, StepMs: req.StepMs, FailAtStep: req.FailAtStep}
+	if err := args.Validate(); err != nil {
+		httpx.WriteError(w, http.StatusUnprocessableEntity, "invalid_parameters", err.Error())
+		return
+	}
+	t, err := s.Store.Enqueue(r.Context(), id.UserID, fmt.Sprintf("Demo task (%d steps)", req.Steps), args)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Location", "/api/tasks/"+t.ID)
+	httpx.WriteJSON(w, http.StatusAccepted, t)
+}
+
+// fail maps the store's errors to statuses; anything unexpected is logged and answered 500
+// without its text.
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, jobs.ErrNotFound):
+		httpx.WriteError(w, http.StatusNotFound, "not_found", "No such task or notification.")
+	case errors.Is(err, jobs.ErrFinished):
+		httpx.WriteError(w, http.StatusConflict, "task_finished", "The task has already finished.")
+	case errors.Is(err, jobs.ErrInvalid):
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	default:
+		s.Log.Error("api", "err", err)
+		httpx.WriteError(w, http.StatusInternalServerError, "internal", "Something went wrong; it has been logged.")
+	}
+}
+
+func intParam(w http.ResponseWriter, v, name string) (int, bool) {
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_request", name+" must be a non-negative integer.")
+		return 0, false
+	}
+	return n, true
+}

@@ -1,0 +1,30 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/jobs"
+)
+
+// hubNotifier pushes task changes and notifications to every connection of the owner on the
+// notifications hub. Sending only queues (the backplane delivers), so it never blocks a worker.
+type hubNotifier struct {
+	h   *hub.Hub
+	log *slog.Logger
+}
+
+var _ jobs.Notifier = hubNotifier{}
+
+func (n hubNotifier) TaskUpdated(ctx context.Context, t *jobs.Task) {
+	if err := n.h.Clients().User(t.Owner).Send(ctx, "taskUpdated", t); err != nil {
+		n.log.Warn("push taskUpdated", "task", t.ID, "err", err)
+	}
+}
+
+func (n hubNotifier) Notify(ctx context.Context, note *jobs.Notification) {
+	if err := n.h.Clients().User(note.Owner).Send(ctx, "notification", note); err != nil {
+		n.log.Warn("push notification", "notification", note.ID, "err", err)
+	}
+}

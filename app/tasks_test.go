@@ -1,0 +1,167 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/app"
+	"github.com/heraldhq/herald/client"
+)
+
+func devToken(t *testing.T, base, user string) string {
+	t.Helper()
+	resp, err := http.Post(base+"/api/auth/dev-login", "application/json", strings.NewReader(`{"user":"`+user+`"}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body struct{ Token string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	require.NotEmpty(t, body.Token)
+	return body.Token
+}
+
+func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	out := map[string]any{}
+	_ = json.NewDecoder(resp.Body).Decode(&out) // some replies are empty; the status is checked
+	return resp.StatusCode, out
+}
+
+// A demo task started over the API reaches every connection of its owner as taskUpdated events and
+// one notification, lands in the inbox, and is invisible to another user.
+func TestDemoTaskEndToEnd(t *testing.T) {
+	t.Parallel()
+	base := setup(t, app.Config{})
+	alice, bob := devToken(t, base, "alice"), devToken(t, base, "bob")
+
+	updates := make(chan map[string]any, 100)
+	notes := make(chan map[string]any, 10)
+	c, err := client.New(base+"/hubs/notifications", client.Options{AccessToken: client.StaticToken(alice)})
+	require.NoError(t, err)
+	c.On("taskUpdated", func(_ context.Context, a client.Args) (any, error) {
+		var v map[string]any
+		require.NoError(t, a.Decode(0, &v))
+		updates <- v
+		return nil, nil
+	})
+	c.On("notification", func(_ context.Context, a client.Args) (any, error) {
+		var v map[string]any
+		require.NoError(t, a.Decode(0, &v))
+		notes <- v
+		return nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, c.Start(ctx))
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+
+	status, task := call(t, http.MethodPost, base+"/api/demo/tasks", alice, `{"steps":3,"stepMs":20}`)
+	require.Equal(t, http.StatusAccepted, status, task)
+	id := task["id"].(string)
+
+	var last map[string]any
+	for last == nil || last["state"] != "succeeded" {
+		select {
+		case last = <-updates:
+			require.Equal(t, id, last["id"])
+		case <-ctx.Done():
+			t.Fatalf("no succeeded update; last %v", last)
+		}
+	}
+	select {
+	case n := <-notes:
+		require.Equal(t, id, n["taskId"])
+	case <-ctx.Done():
+		t.Fatal("no notification")
+	}
+
+	status, got := call(t, http.MethodGet, base+"/api/tasks/"+id, alice, "")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "succeeded", got["state"])
+	status, _ = call(t, http.MethodGet, base+"/api/tasks/"+id, bob, "")
+	require.Equal(t, http.StatusNotFound, status, "another user's task is not found")
+	status, _ = call(t, http.MethodPost, base+"/api/tasks/"+id+"/cancel", alice, "")
+	require.Equal(t, http.StatusConflict, status, "a finished task cannot be cancelled")
+
+	status, inbox := call(t, http.MethodGet, base+"/api/notifications?unread=true", alice, "")
+	require.Equal(t, http.StatusOK, status)
+	list := inbox["notifications"].([]any)
+	require.Len(t, list, 1)
+	nid := list[0].(map[string]any)["id"].(string)
+	status, _ = call(t, http.MethodPost, base+"/api/notifications/"+nid+"/read", bob, "")
+	require.Equal(t, http.StatusNotFound, status)
+	status, _ = call(t, http.MethodPost, base+"/api/notifications/"+nid+"/read", alice, "")
+	require.Equal(t, http.StatusOK, status)
+	_, inbox = call(t, http.MethodGet, base+"/api/notifications?unread=true", alice, "")
+	require.Empty(t, inbox["notifications"])
+
+	status, page := call(t, http.MethodGet, base+"/api/tasks?state=succeeded&limit=10", alice, "")
+	require.Equal(t, http.StatusOK, status)
+	require.Len(t, page["tasks"], 1)
+}
+
+func TestTaskAPIBadInput(t *testing.T) {
+	t.Parallel()
+	base := setup(t, app.Config{})
+	alice := devToken(t, base, "alice")
+	for _, c := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{http.MethodGet, "/api/tasks", "", http.StatusOK},
+		{http.MethodGet, "/api/tasks?limit=-1", "", http.StatusBadRequest},
+		{http.MethodGet, "/api/tasks?limit=abc", "", http.StatusBadRequest},
+		{http.MethodGet, "/api/tasks?state=exploded", "", http.StatusBadRequest},
+		{http.MethodGet, "/api/tasks?cursor=garbage", "", http.StatusBadRequest},
+		{http.MethodGet, "/api/tasks/no-such-task", "", http.StatusNotFound},
+		{http.MethodPost, "/api/tasks/no-such-task/cancel", "", http.StatusNotFound},
+		{http.MethodGet, "/api/notifications?unread=maybe", "", http.StatusBadRequest},
+		{http.MethodPost, "/api/demo/tasks", `{"steps":0}`, http.StatusUnprocessableEntity},
+		{http.MethodPost, "/api/demo/tasks", `{"steps":2,"failAtStep":5}`, http.StatusUnprocessableEntity},
+		{http.MethodPost, "/api/demo/tasks", `not json`, http.StatusBadRequest},
+		{http.MethodPost, "/api/demo/tasks", `{"steps":2,"sql":"drop"}`, http.StatusBadRequest},
+	} {
+		status, body := call(t, c.method, base+c.path, alice, c.body)
+		require.Equal(t, c.want, status, "%s %s: %v", c.method, c.path, body)
+		if status >= 400 {
+			require.Contains(t, body, "error", "%s %s", c.method, c.path)
+		}
+	}
+	status, _ := call(t, http.MethodGet, base+"/api/tasks", "", "")
+	require.Equal(t, http.StatusUnauthorized, status)
+	_, page := call(t, http.MethodGet, base+"/api/tasks", alice, "")
+	require.Empty(t, page["tasks"], "bad requests created no task")
+}
+
+func TestCancelRunningTaskOverAPI(t *testing.T) {
+	t.Parallel()
+	base := setup(t, app.Config{})
+	alice, bob := devToken(t, base, "alice"), devToken(t, base, "bob")
+	status, task := call(t, http.MethodPost, base+"/api/demo/tasks", alice, `{"steps":200,"stepMs":50}`)
+	require.Equal(t, http.StatusAccepted, status)
+	id := task["id"].(string)
+	require.Eventually(t, func() bool {
+		_, got := call(t, http.MethodGet, base+"/api/tasks/"+id, alice, "")
+		return got["state"] == "running"
+	}, 10*time.Second, 20*time.Millisecond)
+	status, _ = call(t, http.MethodPost, base+"/api/tasks/"+id+"/cancel", bob, "")
+	require.Equal(t, http.StatusNotFound, status, "bob cannot cancel alice's task")
+	status, got := call(t, http.MethodPost, base+"/api/tasks/"+id+"/cancel", alice, "")
+	require.Equal(t, http.StatusOK, status, got)
+	require.Equal(t, "cancelled", got["state"])
+	_, got = call(t, http.MethodGet, base+"/api/tasks/"+id, alice, "")
+	require.Equal(t, "cancelled", got["state"])
+}
