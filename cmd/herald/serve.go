@@ -34,12 +34,13 @@ func (f authFlags) config() auth.Config {
 // dbFlags choose the task database, shared by serve, worker and migrate.
 type dbFlags struct {
 	Database    string        `help:"Task database: empty for SQLite in the data dir, or postgres://user@host/db." placeholder:"URL"`
+	Schema      string        `name:"database-schema" help:"PostgreSQL schema of Herald's and River's tables." default:"public"`
 	RescueAfter time.Duration `name:"rescue-after" help:"How soon a task whose process died is picked up again." default:"60s"`
 	Workers     int           `help:"Tasks run at once by this process." default:"10"`
 }
 
 func (f dbFlags) jobs(dataDir string, logger *slog.Logger) jobs.Config {
-	return jobs.Config{DatabaseURL: f.Database, DataDir: dataDir, Logger: logger, RescueAfter: f.RescueAfter, Workers: f.Workers}
+	return jobs.Config{DatabaseURL: f.Database, Schema: f.Schema, DataDir: dataDir, Logger: logger, RescueAfter: f.RescueAfter, Workers: f.Workers}
 }
 
 type serveCmd struct {

@@ -440,8 +440,15 @@ func mpDefuseExtMaps(raw []byte, offsets []int) ([]byte, error) {
 			v := binary.BigEndian.Uint64(raw[off+2:])
 			nsec, sec = uint32(v>>34), int64(v&(1<<34-1))
 			prev = off + 10
+		case raw[off] == 0xc7 && raw[off+1] == 12 && raw[off+2] == 0xff: // ext8 timestamp: ns, then seconds
+			nsec, sec = binary.BigEndian.Uint32(raw[off+3:]), int64(binary.BigEndian.Uint64(raw[off+7:]))
+			prev = off + 15
 		default:
 			return nil, mpErrf("Unsupported MessagePack extension value.")
+		}
+		if nsec >= 1e9 {
+			// Not a time; and its first byte could be read as a length by the decoder.
+			return nil, mpErrf("Invalid MessagePack timestamp.")
 		}
 		out = append(out, 0xc7, 12, 0xff)
 		out = binary.BigEndian.AppendUint32(out, nsec)

@@ -18,8 +18,8 @@ type mpReader struct {
 	b   []byte
 	off int
 
-	// trackExtMaps asks skip to note, in extMaps, the offsets of extension values whose data starts
-	// with a map16 or map32 header (see mpDefuseExtMaps).
+	// trackExtMaps asks skip to refuse extension values other than timestamps and to note the
+	// offsets of timestamps in extMaps (see mpDefuseExtMaps).
 	trackExtMaps bool
 	extMaps      []int
 }
@@ -264,10 +264,15 @@ func (r *mpReader) skip(depth int) error {
 	if n > uint64(r.remaining()) {
 		return mpErrf("Unexpected end of MessagePack data.")
 	}
-	if r.trackExtMaps && (c >= 0xc7 && c <= 0xc9 || c >= 0xd4 && c <= 0xd8) && n >= 2 {
-		if d := r.b[r.off+1]; d == 0xde || d == 0xdf { // r.b[r.off] is the extension type
-			r.extMaps = append(r.extMaps, start)
+	if r.trackExtMaps && (c >= 0xc7 && c <= 0xc9 || c >= 0xd4 && c <= 0xd8) {
+		// The decoder reads an extension's data as a value when the target is not a time, and
+		// trusts any length that data claims. The hub protocol knows one extension, the timestamp
+		// (type -1): others are refused, timestamps are rewritten to a form whose data claims
+		// nothing (see mpDefuseExtMaps).
+		if t := r.b[r.off]; t != 0xff { // r.b[r.off] is the extension type
+			return mpErrf("Unsupported MessagePack extension type %d.", int8(t))
 		}
+		r.extMaps = append(r.extMaps, start)
 	}
 	r.off += int(n)
 	return nil
