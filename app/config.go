@@ -17,9 +17,8 @@ type Config struct {
 	Addr string
 	// DataDir holds Herald's embedded state. Default ./herald-data.
 	DataDir string
-	// Database is where tasks live: "" for SQLite at DataDir/herald.db, or a postgres:// URL.
-	Database string
-	// Jobs tunes the task runner (see jobs.Config); Database and DataDir above win over its own.
+	// Jobs configures the task store and runner (see jobs.Config): DatabaseURL "" is SQLite at
+	// DataDir/herald.db, or a postgres:// URL. Its DataDir and Logger default to the ones above.
 	Jobs jobs.Config
 	// NoWorkers serves the API and hubs without running tasks (another process runs them).
 	NoWorkers bool
@@ -64,8 +63,9 @@ func (c Config) WithDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	c.Jobs.DatabaseURL = c.Database
-	c.Jobs.DataDir = c.DataDir
+	if c.Jobs.DataDir == "" {
+		c.Jobs.DataDir = c.DataDir
+	}
 	if c.Jobs.Logger == nil {
 		c.Jobs.Logger = c.Logger
 	}

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"time"
 
 	"github.com/lxzan/gws"
+
+	"github.com/heraldhq/herald/internal/httpx"
 )
 
 // The server side of WebSockets uses github.com/lxzan/gws rather than coder/websocket (which the
@@ -73,15 +74,7 @@ func (h *Hub) originAllowed(r *http.Request) bool {
 	if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
-	for _, p := range h.opts.AllowedOrigins {
-		if p == "*" || strings.EqualFold(p, origin) {
-			return true
-		}
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(origin)); ok {
-			return true
-		}
-	}
-	return false
+	return httpx.MatchOrigin(h.opts.AllowedOrigins, origin)
 }
 
 // wsSession is the per-socket storage gws asks for; Herald keeps only the connection in it (the

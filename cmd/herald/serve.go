@@ -68,7 +68,7 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	authCfg := s.config()
 	cfg := app.Config{
 		Addr: s.Addr, DataDir: s.DataDir, ConformanceHub: s.ConformanceHub, CORSOrigins: s.CORSOrigins,
-		Database: s.Database, Jobs: s.jobs(s.DataDir, logger), NoWorkers: s.NoWorkers,
+		Jobs: s.jobs(s.DataDir, logger), NoWorkers: s.NoWorkers,
 		Auth: authCfg, ShutdownTimeout: s.ShutdownTimeout, Logger: logger,
 		Hub: app.HubConfig{
 			MaxMessageSize: s.MaxMessageSize, MaxParallelInvocations: s.MaxParallelInvocations,

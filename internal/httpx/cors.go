@@ -14,20 +14,9 @@ func CORS(origins []string, next http.Handler) http.Handler {
 	if len(origins) == 0 {
 		return next
 	}
-	allowed := func(origin string) bool {
-		for _, p := range origins {
-			if p == "*" || strings.EqualFold(p, origin) {
-				return true
-			}
-			if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(origin)); ok {
-				return true
-			}
-		}
-		return false
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		if origin == "" || !allowed(origin) {
+		if origin == "" || !MatchOrigin(origins, origin) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -44,4 +33,18 @@ func CORS(origins []string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// MatchOrigin reports whether origin matches one of the patterns (as in path.Match, case-insensitive;
+// "*" matches every origin).
+func MatchOrigin(patterns []string, origin string) bool {
+	for _, p := range patterns {
+		if p == "*" || strings.EqualFold(p, origin) {
+			return true
+		}
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(origin)); ok {
+			return true
+		}
+	}
+	return false
 }
