@@ -142,14 +142,17 @@ func (s *Store) getNotifier() Notifier {
 	return s.notifier
 }
 
-// Start starts River's workers in this process.
+// Start starts River's workers in this process. Only Stop stops them: ctx
+// is not watched after Start returns. (River treats the end of its start
+// context as StopAndCancel, which would interrupt running tasks at SIGTERM
+// without the grace period Stop gives them.)
 func (s *Store) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.started {
 		return errors.New("jobs: store already started")
 	}
-	if err := s.be.start(ctx); err != nil {
+	if err := s.be.start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start river: %w", err)
 	}
 	s.started = true
