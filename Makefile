@@ -38,10 +38,12 @@ lint: ## gofmt and go vet.
 
 bench: build ## Benchmarks: the hub load test beside its peers (minutes), then the micro-benchmarks.
 	$(BIN) bench hub --peers signalr,centrifuge
+	$(BIN) bench tasks
 	$(GO) test -run='^$$' -bench=. -benchmem ./hub/protocol/ ./client/
 
-bench-smoke: build ## The hub load test with small counts for seconds, Herald only (keeps it from rotting).
+bench-smoke: build ## The hub and task benchmarks with small counts for seconds (keeps them from rotting).
 	$(BIN) bench hub --quick
+	$(BIN) bench tasks --quick
 
 e2e: test-interop ## End-to-end tests against a running binary.
 

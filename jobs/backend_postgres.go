@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -71,6 +72,13 @@ func openPostgres(ctx context.Context, cfg Config) (*postgresBackend, error) {
 	// Unqualified names (Herald's queries) resolve in the configured schema;
 	// River is given the schema explicitly.
 	pcfg.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+	// pgxpool's default of max(4, CPUs) connections starves River's workers,
+	// which each hold one while a task records its progress and end. River
+	// advises a pool at least as large as its workers; pool_max_conns in the
+	// URL still wins.
+	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
+		pcfg.MaxConns = max(pcfg.MaxConns, int32(min(cfg.Workers, 1000))+8)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres: %w", err)

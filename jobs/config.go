@@ -15,6 +15,7 @@ const (
 	DefaultProgressInterval = 250 * time.Millisecond
 	DefaultMaxAttempts      = 5
 	DefaultWorkers          = 10
+	DefaultFetchCooldown    = 10 * time.Millisecond
 	DefaultSchema           = "public"
 	DefaultDataDir          = "herald-data"
 
@@ -77,6 +78,14 @@ type Config struct {
 	// Defaults to 10.
 	Workers int
 
+	// FetchCooldown is the least time between two fetches of queued tasks
+	// (River's FetchCooldown). River's default of 100 ms caps a process at
+	// Workers tasks per 100 ms; 10 ms lets short tasks flow ten times faster
+	// at the cost of more, still cheap, fetch queries under load.
+	//
+	// Defaults to 10 ms.
+	FetchCooldown time.Duration
+
 	// Schema is the PostgreSQL schema holding River's and Herald's tables;
 	// it is created when missing. Unused with SQLite.
 	//
@@ -109,6 +118,9 @@ func (c Config) WithDefaults() Config {
 	if c.Schema == "" {
 		c.Schema = DefaultSchema
 	}
+	if c.FetchCooldown == 0 {
+		c.FetchCooldown = DefaultFetchCooldown
+	}
 	return c
 }
 
@@ -133,6 +145,9 @@ func (c Config) validate() error {
 	}
 	if c.Workers < 1 {
 		errs = append(errs, fmt.Errorf("workers must be at least 1, got %d", c.Workers))
+	}
+	if c.FetchCooldown < time.Millisecond {
+		errs = append(errs, fmt.Errorf("fetch cooldown must be at least 1ms, got %s", c.FetchCooldown))
 	}
 	if !schemaPattern.MatchString(c.Schema) {
 		errs = append(errs, fmt.Errorf("schema %q must be a lower-case SQL identifier", c.Schema))

@@ -119,6 +119,7 @@ func (s *Store) riverConfig(workers *river.Workers) *river.Config {
 		RescueStuckJobsAfter: s.cfg.RescueAfter,
 		JobStuckThreshold:    stuckThreshold,
 		MaxAttempts:          s.cfg.MaxAttempts,
+		FetchCooldown:        s.cfg.FetchCooldown,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: s.cfg.Workers}},
 		Workers:              workers,
 		Middleware:           []rivertype.Middleware{&outerContextMiddleware{}},

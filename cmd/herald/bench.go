@@ -22,7 +22,8 @@ import (
 )
 
 type benchCmd struct {
-	Hub benchHubCmd `cmd:"" help:"Load-test the hub over WebSockets, beside peer implementations."`
+	Hub   benchHubCmd   `cmd:"" help:"Load-test the hub over WebSockets, beside peer implementations."`
+	Tasks benchTasksCmd `cmd:"" help:"Tasks per second end to end on SQLite and PostgreSQL, beside River's raw rate."`
 }
 
 type benchHubCmd struct {

@@ -1,0 +1,131 @@
+package taskbench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/app"
+	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/client"
+	"github.com/heraldhq/herald/jobs"
+)
+
+const benchUser = "bench"
+
+// HeraldEndToEnd serves Herald in this process on a loopback port, connects
+// a SignalR client to /hubs/notifications as the tasks' owner, then
+// enqueues n one-step demo tasks through POST /api/demo/tasks from
+// `enqueuers` goroutines, and times until the client has received all n
+// completion notifications.
+func HeraldEndToEnd(ctx context.Context, db Database, dir string, n, workers, enqueuers int) (Rate, error) {
+	secret := uniqueSchema("bench-secret-of-at-least-32-bytes")
+	cfg := app.Config{
+		DataDir:         dir,
+		Jobs:            jobs.Config{DatabaseURL: db.URL, Workers: workers, Logger: discardLogger()},
+		Auth:            auth.Config{Secret: secret},
+		Logger:          discardLogger(),
+		ShutdownTimeout: 10 * time.Second,
+	}
+	if db.URL != "" {
+		cfg.Jobs.Schema = uniqueSchema("herald_bench")
+		defer dropSchema(db.URL, cfg.Jobs.Schema)
+	}
+	srv, err := app.New(ctx, cfg)
+	if err != nil {
+		return Rate{}, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return Rate{}, err
+	}
+	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, ln) }()
+	defer func() {
+		stop()
+		<-served
+	}()
+	base := "http://" + ln.Addr().String()
+	minter, err := auth.New(ctx, auth.Config{Secret: secret})
+	if err != nil {
+		return Rate{}, err
+	}
+	defer minter.Close()
+	token, err := minter.Mint(benchUser, nil, time.Hour)
+	if err != nil {
+		return Rate{}, err
+	}
+
+	var got atomic.Int64
+	all := make(chan struct{})
+	c, err := client.New(base+"/hubs/notifications", client.Options{AccessToken: client.StaticToken(token)})
+	if err != nil {
+		return Rate{}, err
+	}
+	c.On("notification", func(context.Context, client.Args) (any, error) {
+		if got.Add(1) == int64(n) {
+			close(all)
+		}
+		return nil, nil
+	})
+	c.On("taskUpdated", func(context.Context, client.Args) (any, error) { return nil, nil })
+	if err := c.Start(ctx); err != nil {
+		return Rate{}, fmt.Errorf("connect to the hub: %w", err)
+	}
+	defer func() { _ = c.Stop(context.WithoutCancel(ctx)) }()
+
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: enqueuers}}
+	body := []byte(`{"steps":1,"stepMs":0}`)
+	began := time.Now()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- spread(ctx, n, enqueuers, func(ctx context.Context, _ int) error {
+			return post(ctx, hc, base+"/api/demo/tasks", token, body)
+		})
+	}()
+	select {
+	case <-all:
+	case err := <-errc:
+		if err != nil {
+			return Rate{}, fmt.Errorf("enqueue: %w", err)
+		}
+		select {
+		case <-all:
+		case <-ctx.Done():
+			return Rate{}, fmt.Errorf("%d of %d notifications received: %w", got.Load(), n, ctx.Err())
+		}
+	case <-ctx.Done():
+		return Rate{}, fmt.Errorf("%d of %d notifications received: %w", got.Load(), n, ctx.Err())
+	}
+	return newRate(n, time.Since(began)), nil
+}
+
+func post(ctx context.Context, hc *http.Client, url, token string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		var e struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&e) // the status alone is the error when the body is not JSON
+		return fmt.Errorf("POST %s: %s %s", url, resp.Status, e.Error.Message)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
