@@ -1,0 +1,278 @@
+package export
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/heraldhq/herald/export/data"
+)
+
+// DefaultSource names the database Herald itself runs on (--database), the
+// source of datasets that name none.
+const DefaultSource = "default"
+
+// Formats every dataset may allow.
+var allFormats = []string{"csv", "jsonl", "parquet", "xlsx"}
+
+// Dataset is a named, parameterised query users may export. Clients never
+// send SQL: they name a dataset and give values for its parameters, which
+// are checked against their types and bound, never spliced into the text.
+type Dataset struct {
+	Name        string `yaml:"name" json:"name"`
+	Title       string `yaml:"title" json:"title"`
+	Description string `yaml:"description" json:"description,omitempty"`
+	// Source names an entry of the file's sources; empty means DefaultSource.
+	Source string `yaml:"source" json:"-"`
+	// Role, when set, is required of users who list or export the dataset.
+	Role string `yaml:"role" json:"role,omitempty"`
+	// Formats are the allowed output formats; empty means all of them.
+	Formats []string `yaml:"formats" json:"formats"`
+	Params  []*Param `yaml:"params" json:"params"`
+	// SQL is the query, with :name for parameter name. The same parameter
+	// may appear several times.
+	SQL string `yaml:"sql" json:"-"`
+
+	parts []string // SQL split around the references
+	refs  []*Param // the parameter of each reference, in order
+}
+
+// Registry is the set of datasets, from a YAML file or the built-in demo.
+type Registry struct {
+	// Sources maps source names to database URLs (see export/source.Open).
+	// DefaultSource is added by the caller: Herald's own database.
+	Sources  map[string]string
+	datasets map[string]*Dataset
+}
+
+// file is the YAML layout of a datasets file.
+type file struct {
+	Sources  map[string]string `yaml:"sources"`
+	Datasets []*Dataset        `yaml:"datasets"`
+}
+
+//go:embed datasets.yaml
+var builtinYAML []byte
+
+// Builtin returns the built-in registry: the demo dataset orders, read from
+// Herald's own database.
+func Builtin() *Registry {
+	r, err := Parse(builtinYAML)
+	if err != nil {
+		panic(fmt.Sprintf("built-in datasets: %v", err)) // a test covers this file
+	}
+	return r
+}
+
+// Load reads a datasets file; path "" means the built-in one.
+func Load(path string) (*Registry, error) {
+	if path == "" {
+		return Builtin(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read datasets: %w", err)
+	}
+	r, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("datasets %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Parse reads datasets from YAML and checks every one of them.
+func Parse(b []byte) (*Registry, error) {
+	var f file
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, err
+	}
+	r := &Registry{Sources: f.Sources, datasets: map[string]*Dataset{}}
+	if r.Sources == nil {
+		r.Sources = map[string]string{}
+	}
+	var errs []error
+	for i, d := range f.Datasets {
+		if d == nil {
+			errs = append(errs, fmt.Errorf("dataset %d is empty", i+1))
+			continue
+		}
+		if err := d.compile(r.Sources); err != nil {
+			errs = append(errs, fmt.Errorf("dataset %q: %w", d.Name, err))
+			continue
+		}
+		if _, dup := r.datasets[d.Name]; dup {
+			errs = append(errs, fmt.Errorf("dataset %q is defined twice", d.Name))
+		}
+		r.datasets[d.Name] = d
+	}
+	return r, errors.Join(errs...)
+}
+
+func (d *Dataset) compile(sources map[string]string) error {
+	if !validName(d.Name) {
+		return fmt.Errorf("name must be a letter or _ followed by letters, digits or _")
+	}
+	if d.Title == "" {
+		d.Title = d.Name
+	}
+	if d.Source == "" {
+		d.Source = DefaultSource
+	}
+	if _, ok := sources[d.Source]; !ok && d.Source != DefaultSource {
+		return fmt.Errorf("source %q is not among the file's sources", d.Source)
+	}
+	if len(d.Formats) == 0 {
+		d.Formats = slices.Clone(allFormats)
+	}
+	for _, f := range d.Formats {
+		if !slices.Contains(allFormats, f) {
+			return fmt.Errorf("format %q is not one of %s", f, strings.Join(allFormats, ", "))
+		}
+	}
+	byName := map[string]*Param{}
+	for _, p := range d.Params {
+		if p == nil {
+			return fmt.Errorf("an empty parameter")
+		}
+		if err := p.check(); err != nil {
+			return err
+		}
+		if byName[p.Name] != nil {
+			return fmt.Errorf("parameter %q is defined twice", p.Name)
+		}
+		byName[p.Name] = p
+	}
+	if strings.TrimSpace(d.SQL) == "" {
+		return fmt.Errorf("sql is empty")
+	}
+	refs, err := scanParams(d.SQL)
+	if err != nil {
+		return fmt.Errorf("sql: %w", err)
+	}
+	used := map[string]bool{}
+	prev := 0
+	for _, ref := range refs {
+		p := byName[ref.name]
+		if p == nil {
+			return fmt.Errorf("sql uses :%s, which is not a parameter", ref.name)
+		}
+		used[p.Name] = true
+		d.parts = append(d.parts, d.SQL[prev:ref.start])
+		d.refs = append(d.refs, p)
+		prev = ref.end
+	}
+	d.parts = append(d.parts, d.SQL[prev:])
+	for _, p := range d.Params {
+		if !used[p.Name] {
+			return fmt.Errorf("parameter %q is not used in the sql", p.Name)
+		}
+	}
+	return nil
+}
+
+// Get returns the dataset name, if it exists and the user's roles allow it.
+func (r *Registry) Get(name string, roles []string) (*Dataset, bool) {
+	d, ok := r.datasets[name]
+	if !ok || !d.Allows(roles) {
+		return nil, false
+	}
+	return d, true
+}
+
+// List returns the datasets the roles allow, by name.
+func (r *Registry) List(roles []string) []*Dataset {
+	var out []*Dataset
+	for _, d := range r.datasets {
+		if d.Allows(roles) {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Allows reports whether a user with roles may use the dataset.
+func (d *Dataset) Allows(roles []string) bool {
+	return d.Role == "" || slices.Contains(roles, d.Role)
+}
+
+// AllowsFormat reports whether the dataset may be exported as format.
+func (d *Dataset) AllowsFormat(format string) bool { return slices.Contains(d.Formats, format) }
+
+// FieldError is what is wrong with one parameter.
+type FieldError struct {
+	Param   string `json:"param"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every problem with the parameters of a request.
+type ValidationError struct {
+	Dataset string
+	Fields  []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Param + " " + f.Message
+	}
+	return fmt.Sprintf("dataset %s: %s", e.Dataset, strings.Join(parts, "; "))
+}
+
+// Bind checks raw parameter values (JSON values, or strings from the
+// command line) against the dataset's parameters and returns the statement
+// to run. Unknown, missing and mistyped parameters are all reported in one
+// *ValidationError.
+func (d *Dataset) Bind(raw map[string]any) (data.Statement, error) {
+	verr := &ValidationError{Dataset: d.Name}
+	values := map[string]any{}
+	for _, p := range d.Params {
+		v, given := raw[p.Name]
+		switch {
+		case !given || v == nil:
+			if p.Required {
+				verr.Fields = append(verr.Fields, FieldError{p.Name, "is required"})
+				continue
+			}
+			values[p.Name] = p.def
+		default:
+			parsed, err := p.parse(v)
+			if err != nil {
+				verr.Fields = append(verr.Fields, FieldError{p.Name, err.Error()})
+				continue
+			}
+			values[p.Name] = parsed
+		}
+	}
+	var unknown []string
+	for name := range raw {
+		if !slices.ContainsFunc(d.Params, func(p *Param) bool { return p.Name == name }) {
+			unknown = append(unknown, name)
+		}
+	}
+	sort.Strings(unknown)
+	for _, name := range unknown {
+		verr.Fields = append(verr.Fields, FieldError{name, "is not a parameter of this dataset"})
+	}
+	if len(verr.Fields) > 0 {
+		return data.Statement{}, verr
+	}
+	st := data.Statement{Parts: d.parts, Args: make([]data.Arg, len(d.refs))}
+	for i, p := range d.refs {
+		typ := p.Type
+		if typ == data.TypeEnum {
+			typ = data.TypeString
+		}
+		st.Args[i] = data.Arg{Name: p.Name, Type: typ, Value: values[p.Name]}
+	}
+	return st, nil
+}

@@ -1,0 +1,162 @@
+package export
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/export/data"
+)
+
+func TestScanParamsSkipsQuotesCommentsAndCasts(t *testing.T) {
+	t.Parallel()
+	sql := `SELECT ':no', "col:no", ` + "`x:no`" + `, a::text, $$ :no $$, $tag$ :no $tag$, $1 -- :no
+	/* :no */ FROM t WHERE a = :yes AND b = 'it''s :no' AND c = :yes2::int`
+	refs, err := scanParams(sql)
+	require.NoError(t, err)
+	var names []string
+	for _, r := range refs {
+		names = append(names, r.name)
+		require.Equal(t, ":"+r.name, sql[r.start:r.end])
+	}
+	require.Equal(t, []string{"yes", "yes2"}, names)
+
+	for _, bad := range []string{"SELECT 'open", `SELECT "open`, "SELECT /* open"} {
+		_, err := scanParams(bad)
+		require.Error(t, err, bad)
+	}
+}
+
+func TestBuiltinOrders(t *testing.T) {
+	t.Parallel()
+	r := Builtin()
+	d, ok := r.Get("orders", nil)
+	require.True(t, ok)
+	require.Equal(t, []string{"csv", "jsonl", "parquet", "xlsx"}, d.Formats)
+	require.Len(t, r.List(nil), 1)
+
+	st, err := d.Bind(map[string]any{"from": "2026-01-01", "status": "paid", "minAmount": json.Number("10.5")})
+	require.NoError(t, err)
+	require.Len(t, st.Parts, len(st.Args)+1)
+	require.Len(t, st.Args, 8, "each of four parameters appears twice")
+	require.Equal(t, data.Arg{Name: "from", Type: data.TypeDate, Value: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, st.Args[0])
+	require.Equal(t, data.Arg{Name: "to", Type: data.TypeDate, Value: nil}, st.Args[2], "a parameter left out is NULL")
+	require.Equal(t, data.Arg{Name: "status", Type: data.TypeString, Value: "paid"}, st.Args[4], "an enum binds as a string")
+	require.Equal(t, 10.5, st.Args[6].Value)
+	rendered := st.SQL(func(i int) string { return "?" })
+	require.NotContains(t, rendered, ":from")
+	require.NotContains(t, rendered, "paid", "values are never in the text")
+	require.Equal(t, 8, strings.Count(rendered, "?"))
+}
+
+func TestBindReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	r, err := Parse([]byte(`
+datasets:
+  - name: things
+    role: analyst
+    params:
+      - {name: n, type: int, required: true, min: 1, max: 10}
+      - {name: f, type: float}
+      - {name: b, type: bool}
+      - {name: d, type: date}
+      - {name: ts, type: timestamp, default: "2026-01-01T00:00:00Z"}
+      - {name: e, type: enum, values: [a, b]}
+      - {name: s, type: string}
+    sql: SELECT * FROM t WHERE n = :n AND f = :f AND b = :b AND d = :d AND ts = :ts AND e = :e AND s = :s
+`))
+	require.NoError(t, err)
+	_, ok := r.Get("things", nil)
+	require.False(t, ok, "a dataset that needs a role is hidden from others")
+	require.Empty(t, r.List([]string{"viewer"}))
+	d, ok := r.Get("things", []string{"analyst"})
+	require.True(t, ok)
+
+	_, err = d.Bind(map[string]any{"f": "x", "b": "maybe", "d": "2026-13-01", "e": "c", "s": 5.0, "extra": 1, "ts": "yesterday"})
+	var verr *ValidationError
+	require.ErrorAs(t, err, &verr)
+	got := map[string]string{}
+	for _, f := range verr.Fields {
+		got[f.Param] = f.Message
+	}
+	require.Equal(t, map[string]string{
+		"n": "is required", "f": "must be a number", "b": "must be true or false",
+		"d": "must be a date like 2026-01-31", "e": "must be one of a, b", "s": "must be a string",
+		"extra": "is not a parameter of this dataset", "ts": "must be a timestamp like 2026-01-31T15:04:05Z (or a date)",
+	}, got)
+
+	for _, tc := range []struct {
+		n   any
+		msg string
+	}{{0.0, "must be at least 1"}, {11.0, "must be at most 10"}, {1.5, "must be an integer"}, {"7x", "must be an integer"}} {
+		_, err = d.Bind(map[string]any{"n": tc.n})
+		require.ErrorAs(t, err, &verr)
+		require.Equal(t, []FieldError{{"n", tc.msg}}, verr.Fields)
+	}
+
+	st, err := d.Bind(map[string]any{"n": "7", "b": "true", "s": "x'); DROP TABLE t; --"})
+	require.NoError(t, err)
+	byName := map[string]any{}
+	for _, a := range st.Args {
+		byName[a.Name] = a.Value
+	}
+	require.Equal(t, int64(7), byName["n"])
+	require.Equal(t, true, byName["b"])
+	require.Equal(t, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), byName["ts"], "the default applies")
+	require.Nil(t, byName["d"])
+	require.Equal(t, "x'); DROP TABLE t; --", byName["s"])
+}
+
+func TestParseRejectsBadDatasets(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct{ yaml, msg string }{
+		"unknown param":    {`datasets: [{name: a, sql: "SELECT :x"}]`, "sql uses :x, which is not a parameter"},
+		"unused param":     {`datasets: [{name: a, params: [{name: x, type: int}], sql: "SELECT 1"}]`, `parameter "x" is not used`},
+		"bad type":         {`datasets: [{name: a, params: [{name: x, type: money}], sql: "SELECT :x"}]`, "unknown type"},
+		"enum no values":   {`datasets: [{name: a, params: [{name: x, type: enum}], sql: "SELECT :x"}]`, "an enum needs values"},
+		"bad default":      {`datasets: [{name: a, params: [{name: x, type: int, default: "z"}], sql: "SELECT :x"}]`, "default: must be an integer"},
+		"bad format":       {`datasets: [{name: a, formats: [pdf], sql: "SELECT 1"}]`, `format "pdf"`},
+		"bad name":         {`datasets: [{name: "a b", sql: "SELECT 1"}]`, "name must be"},
+		"unknown source":   {`datasets: [{name: a, source: dw, sql: "SELECT 1"}]`, `source "dw"`},
+		"empty sql":        {`datasets: [{name: a}]`, "sql is empty"},
+		"duplicate":        {`datasets: [{name: a, sql: "SELECT 1"}, {name: a, sql: "SELECT 2"}]`, "defined twice"},
+		"unknown key":      {`datasets: [{name: a, sql: "SELECT 1", query: x}]`, "field query not found"},
+		"unterminated sql": {`datasets: [{name: a, sql: "SELECT 'x"}]`, "unterminated"},
+	} {
+		_, err := Parse([]byte(tc.yaml))
+		require.ErrorContains(t, err, tc.msg, name)
+	}
+}
+
+// FuzzBind feeds request parameters (network input) to the demo dataset: it
+// must never panic, and a value it accepts is of its parameter's Go type.
+func FuzzBind(f *testing.F) {
+	f.Add(`{"from":"2026-01-01","status":"paid","minAmount":1}`)
+	f.Add(`{"to":"x","minAmount":"NaN"}`)
+	f.Add(`{"minAmount":1e400}`)
+	d, _ := Builtin().Get("orders", nil)
+	f.Fuzz(func(t *testing.T, in string) {
+		dec := json.NewDecoder(strings.NewReader(in))
+		dec.UseNumber()
+		var raw map[string]any
+		if dec.Decode(&raw) != nil {
+			return
+		}
+		st, err := d.Bind(raw)
+		if err != nil {
+			var verr *ValidationError
+			require.ErrorAs(t, err, &verr)
+			return
+		}
+		for _, a := range st.Args {
+			switch a.Value.(type) {
+			case nil, string, float64, time.Time:
+			default:
+				t.Fatalf("%s bound as %T", a.Name, a.Value)
+			}
+		}
+	})
+}

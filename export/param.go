@@ -1,0 +1,197 @@
+package export
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/export/data"
+)
+
+// maxStringParam bounds a string parameter's length, in bytes.
+const maxStringParam = 1000
+
+// Param is one typed parameter of a dataset.
+type Param struct {
+	Name        string    `yaml:"name" json:"name"`
+	Type        data.Type `yaml:"type" json:"type"`
+	Title       string    `yaml:"title" json:"title,omitempty"`
+	Description string    `yaml:"description" json:"description,omitempty"`
+	// Required parameters must be given; the others are NULL (or Default)
+	// when left out.
+	Required bool `yaml:"required" json:"required"`
+	// Default, when set, is used when the parameter is left out; it is
+	// written as a value of the parameter's type.
+	Default any `yaml:"default" json:"default,omitempty"`
+	// Values lists the allowed values of an enum.
+	Values []string `yaml:"values" json:"values,omitempty"`
+	// Min and Max bound int and float parameters (inclusive) when set.
+	Min *float64 `yaml:"min" json:"min,omitempty"`
+	Max *float64 `yaml:"max" json:"max,omitempty"`
+
+	def any // Default, parsed
+}
+
+func (p *Param) check() error {
+	if !validName(p.Name) {
+		return fmt.Errorf("parameter name %q must be a letter or _ followed by letters, digits or _", p.Name)
+	}
+	if p.Type < data.TypeString || p.Type > data.TypeEnum || p.Type == data.TypeBytes {
+		return fmt.Errorf("parameter %q: type must be string, int, float, bool, date, timestamp or enum", p.Name)
+	}
+	if p.Type == data.TypeEnum && len(p.Values) == 0 {
+		return fmt.Errorf("parameter %q: an enum needs values", p.Name)
+	}
+	if p.Type != data.TypeEnum && len(p.Values) > 0 {
+		return fmt.Errorf("parameter %q: only an enum has values", p.Name)
+	}
+	if (p.Min != nil || p.Max != nil) && p.Type != data.TypeInt && p.Type != data.TypeFloat {
+		return fmt.Errorf("parameter %q: only int and float parameters have min and max", p.Name)
+	}
+	if p.Default != nil {
+		v, err := p.parse(p.Default)
+		if err != nil {
+			return fmt.Errorf("parameter %q: default: %w", p.Name, err)
+		}
+		p.def = v
+	}
+	return nil
+}
+
+// parse converts a value given by a client (a JSON value, or a string from
+// the command line) to the parameter's Go type, as listed at data.Type.
+func (p *Param) parse(raw any) (any, error) {
+	if n, ok := raw.(json.Number); ok {
+		raw = string(n)
+	}
+	switch p.Type {
+	case data.TypeString:
+		s, ok := raw.(string)
+		if !ok {
+			return nil, fmt.Errorf("must be a string")
+		}
+		if len(s) > maxStringParam {
+			return nil, fmt.Errorf("must be at most %d bytes long", maxStringParam)
+		}
+		if strings.ContainsRune(s, 0) {
+			return nil, fmt.Errorf("must not contain NUL characters")
+		}
+		return s, nil
+	case data.TypeEnum:
+		s, ok := raw.(string)
+		if !ok || !slices.Contains(p.Values, s) {
+			return nil, fmt.Errorf("must be one of %s", strings.Join(p.Values, ", "))
+		}
+		return s, nil
+	case data.TypeInt:
+		var n int64
+		switch v := raw.(type) {
+		case string:
+			i, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("must be an integer")
+			}
+			n = i
+		case float64:
+			if v != math.Trunc(v) || math.Abs(v) > 1<<53 {
+				return nil, fmt.Errorf("must be an integer")
+			}
+			n = int64(v)
+		case int:
+			n = int64(v)
+		case int64:
+			n = v
+		default:
+			return nil, fmt.Errorf("must be an integer")
+		}
+		return n, p.inRange(float64(n))
+	case data.TypeFloat:
+		var f float64
+		switch v := raw.(type) {
+		case string:
+			x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return nil, fmt.Errorf("must be a number")
+			}
+			f = x
+		case float64:
+			f = v
+		case int:
+			f = float64(v)
+		case int64:
+			f = float64(v)
+		default:
+			return nil, fmt.Errorf("must be a number")
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("must be a finite number")
+		}
+		return f, p.inRange(f)
+	case data.TypeBool:
+		switch v := raw.(type) {
+		case bool:
+			return v, nil
+		case string:
+			if b, err := strconv.ParseBool(v); err == nil {
+				return b, nil
+			}
+		}
+		return nil, fmt.Errorf("must be true or false")
+	case data.TypeDate:
+		s, ok := raw.(string)
+		if !ok {
+			if t, ok := raw.(time.Time); ok { // YAML reads an unquoted date as a time
+				return data.Date(t), nil
+			}
+			return nil, fmt.Errorf("must be a date like 2026-01-31")
+		}
+		t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("must be a date like 2026-01-31")
+		}
+		return t, nil
+	case data.TypeTimestamp:
+		s, ok := raw.(string)
+		if !ok {
+			if t, ok := raw.(time.Time); ok {
+				return t.UTC(), nil
+			}
+			return nil, fmt.Errorf("must be a timestamp like 2026-01-31T15:04:05Z")
+		}
+		s = strings.TrimSpace(s)
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UTC(), nil
+		}
+		if t, err := time.Parse(time.DateOnly, s); err == nil {
+			return t, nil
+		}
+		return nil, fmt.Errorf("must be a timestamp like 2026-01-31T15:04:05Z (or a date)")
+	}
+	return nil, fmt.Errorf("has an unsupported type")
+}
+
+func (p *Param) inRange(f float64) error {
+	if p.Min != nil && f < *p.Min {
+		return fmt.Errorf("must be at least %v", *p.Min)
+	}
+	if p.Max != nil && f > *p.Max {
+		return fmt.Errorf("must be at most %v", *p.Max)
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 || !isIdentStart(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isIdentPart(s[i]) {
+			return false
+		}
+	}
+	return true
+}
