@@ -12,7 +12,7 @@ type sqlRef struct {
 }
 
 // scanParams finds the :name references of sql. It skips quoted strings
-// ('…' with '' escapes), quoted identifiers ("…" and `…`), comments (-- to
+// (single-quoted, a doubled quote escaping one), quoted identifiers ("…" and `…`), comments (-- to
 // the end of the line, /* … */), PostgreSQL casts (::type) and
 // dollar-quoted strings ($tag$…$tag$), so that a colon inside any of them
 // is never taken for a parameter.
