@@ -50,7 +50,10 @@ CREATE TABLE IF NOT EXISTS herald_notifications (
     read_at    bigint
 );
 CREATE INDEX IF NOT EXISTS herald_notifications_owner_created ON herald_notifications (owner, created_at DESC, id DESC);
-`},
+`,
+		// 2: bytes written and estimated end, for exports.
+		`ALTER TABLE herald_tasks ADD COLUMN progress_bytes bigint NOT NULL DEFAULT 0;
+ALTER TABLE herald_tasks ADD COLUMN progress_eta bigint;`},
 	lockMigrations: `SELECT pg_advisory_xact_lock(hashtext('herald_migrations'))`,
 	heartbeat:      `UPDATE river_job SET attempted_at = now() WHERE id = ? AND state = 'running'`,
 }

@@ -50,7 +50,10 @@ CREATE TABLE IF NOT EXISTS herald_notifications (
     read_at    INTEGER
 );
 CREATE INDEX IF NOT EXISTS herald_notifications_owner_created ON herald_notifications (owner, created_at DESC, id DESC);
-`},
+`,
+		// 2: bytes written and estimated end, for exports.
+		`ALTER TABLE herald_tasks ADD COLUMN progress_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE herald_tasks ADD COLUMN progress_eta INTEGER;`},
 	// SQLite's datetime text format is the one River's SQLite driver writes
 	// and compares ("2006-01-02 15:04:05.000", UTC).
 	heartbeat: `UPDATE river_job SET attempted_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = ? AND state = 'running'`,

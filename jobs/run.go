@@ -60,7 +60,7 @@ func (s *Store) Run(ctx context.Context, taskID string, fn WorkFunc) error {
 	}
 	s.taskUpdated(ctx, t)
 
-	r := &Reporter{s: s, ctx: workCtx, taskID: taskID, last: time.Now()}
+	r := &Reporter{s: s, ctx: workCtx, taskID: taskID, last: time.Now(), began: time.Now()}
 	stopWatch := s.watch(workCtx, cancel, t)
 	result, werr := fn(workCtx, r)
 	stopWatch()
@@ -140,10 +140,10 @@ func (s *Store) setEnd(ctx context.Context, id string, state State, p Progress, 
 	defer rollback(ctx, tx)
 	now := nowMicros()
 	t, err := scanTask(tx.queryRow(ctx, `UPDATE herald_tasks
-		SET state = ?, progress_done = ?, progress_total = ?, progress_message = ?, result = ?, error = ?,
-		    finished_at = ?, updated_at = ?
+		SET state = ?, progress_done = ?, progress_total = ?, progress_message = ?, progress_bytes = ?, progress_eta = NULL,
+		    result = ?, error = ?, finished_at = ?, updated_at = ?
 		WHERE id = ? AND state = ? RETURNING `+taskColumns,
-		state, p.Done, p.Total, p.Message, result, errText, now, now, id, StateRunning))
+		state, p.Done, p.Total, p.Message, p.Bytes, result, errText, now, now, id, StateRunning))
 	if err != nil {
 		return nil, err
 	}
@@ -197,9 +197,10 @@ func (s *Store) end(ctx context.Context, id string, state State, p Progress, res
 
 func (s *Store) requeue(ctx context.Context, id string, p Progress, message string) error {
 	t, err := scanTask(s.be.queryRow(ctx, `UPDATE herald_tasks
-		SET state = ?, progress_done = ?, progress_total = ?, progress_message = ?, updated_at = ?
+		SET state = ?, progress_done = ?, progress_total = ?, progress_message = ?, progress_bytes = ?, progress_eta = NULL,
+		    updated_at = ?
 		WHERE id = ? AND state = ? RETURNING `+taskColumns,
-		StateQueued, p.Done, p.Total, message, nowMicros(), id, StateRunning))
+		StateQueued, p.Done, p.Total, message, p.Bytes, nowMicros(), id, StateRunning))
 	if errors.Is(err, sql.ErrNoRows) {
 		return s.notActive(ctx, id)
 	}
@@ -257,9 +258,18 @@ type Reporter struct {
 	ctx    context.Context
 	taskID string
 
-	mu   sync.Mutex
-	cur  Progress
-	last time.Time
+	mu    sync.Mutex
+	cur   Progress
+	last  time.Time
+	began time.Time
+}
+
+func etaMicros(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	us := t.UnixMicro()
+	return &us
 }
 
 // Report records that done of total units are done, with an optional
@@ -267,8 +277,20 @@ type Reporter struct {
 // and notified; the others only update what the final state will show.
 // Safe for concurrent use.
 func (r *Reporter) Report(done, total int64, message string) {
+	r.Update(done, total, 0, message)
+}
+
+// Update is Report with the number of bytes written so far. The estimated
+// end (Progress.ETA) is worked out from the rate since the work started.
+func (r *Reporter) Update(done, total, bytes int64, message string) {
 	r.mu.Lock()
 	r.cur = newProgress(done, total, message)
+	r.cur.Bytes = bytes
+	if done > 0 && total > done {
+		elapsed := time.Since(r.began)
+		eta := time.Now().Add(time.Duration(float64(elapsed) * float64(total-done) / float64(done))).UTC()
+		r.cur.ETA = &eta
+	}
 	p := r.cur
 	due := time.Since(r.last) >= r.s.cfg.ProgressInterval
 	if due {
@@ -288,9 +310,10 @@ func (r *Reporter) current() Progress {
 
 func (r *Reporter) flush(p Progress) {
 	t, err := scanTask(r.s.be.queryRow(r.ctx, `UPDATE herald_tasks
-		SET progress_done = ?, progress_total = ?, progress_message = ?, updated_at = ?
+		SET progress_done = ?, progress_total = ?, progress_message = ?, progress_bytes = ?, progress_eta = ?,
+		    updated_at = ?
 		WHERE id = ? AND state = ? RETURNING `+taskColumns,
-		p.Done, p.Total, p.Message, nowMicros(), r.taskID, StateRunning))
+		p.Done, p.Total, p.Message, p.Bytes, etaMicros(p.ETA), nowMicros(), r.taskID, StateRunning))
 	switch {
 	case err == nil:
 		r.s.taskUpdated(r.ctx, t)

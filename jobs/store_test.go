@@ -326,3 +326,34 @@ func TestLongTaskHeartbeats(t *testing.T) {
 		require.Equal(t, 1, done.Attempt)
 	})
 }
+
+func TestProgressBytesAndETA(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, cfg Config) {
+		ctx := context.Background()
+		b := setup(t, cfg, false)
+		task, err := b.store.Enqueue(ctx, "alice", "Export", &DemoArgs{Steps: 1})
+		require.NoError(t, err)
+		err = b.store.Run(ctx, task.ID, func(ctx context.Context, r *Reporter) (any, error) {
+			r.Update(10, 100, 1000, "Working")
+			require.Eventually(t, func() bool {
+				r.Update(20, 100, 2000, "Working")
+				got, err := b.store.Get(ctx, "alice", task.ID)
+				require.NoError(t, err)
+				return got.Progress.Bytes == 2000
+			}, 5*time.Second, 5*time.Millisecond, "an update is stored after the progress interval")
+			got, err := b.store.Get(ctx, "alice", task.ID)
+			require.NoError(t, err)
+			require.Equal(t, int64(20), got.Progress.Done)
+			require.NotNil(t, got.Progress.ETA, "a running task with a total has an estimated end")
+			require.True(t, got.Progress.ETA.After(time.Now().Add(-time.Second)))
+			return nil, nil
+		})
+		require.NoError(t, err)
+		done, err := b.store.Get(ctx, "alice", task.ID)
+		require.NoError(t, err)
+		require.Equal(t, StateSucceeded, done.State)
+		require.Equal(t, int64(2000), done.Progress.Bytes, "the final progress keeps the bytes")
+		require.Nil(t, done.Progress.ETA, "a finished task has no estimated end")
+	})
+}

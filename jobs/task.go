@@ -39,6 +39,11 @@ type Progress struct {
 	Total   int64   `json:"total"`
 	Percent float64 `json:"percent"`
 	Message string  `json:"message,omitempty"`
+	// Bytes is how much output the task has written, when it writes any.
+	Bytes int64 `json:"bytes,omitempty"`
+	// ETA is when the task is expected to end, estimated from its rate so
+	// far; absent when unknown.
+	ETA *time.Time `json:"eta,omitempty"`
 }
 
 func newProgress(done, total int64, message string) Progress {
@@ -76,7 +81,7 @@ type TaskArgs interface {
 	SetTaskID(id string)
 }
 
-const taskColumns = `id, owner, kind, title, state, progress_done, progress_total, progress_message,
+const taskColumns = `id, owner, kind, title, state, progress_done, progress_total, progress_message, progress_bytes, progress_eta,
  result, error, attempt, job_id, created_at, started_at, finished_at, updated_at`
 
 func scanTask(r row) (*Task, error) {
@@ -88,12 +93,18 @@ func scanTask(r row) (*Task, error) {
 		started, finished *int64
 		done, total       int64
 		message           string
+		bytes             int64
+		eta               *int64
 	)
-	if err := r.Scan(&t.ID, &t.Owner, &t.Kind, &t.Title, &t.State, &done, &total, &message,
+	if err := r.Scan(&t.ID, &t.Owner, &t.Kind, &t.Title, &t.State, &done, &total, &message, &bytes, &eta,
 		&result, &t.Error, &t.Attempt, &jobID, &created, &started, &finished, &updated); err != nil {
 		return nil, err
 	}
 	t.Progress = newProgress(done, total, message)
+	t.Progress.Bytes = bytes
+	if t.State == StateRunning {
+		t.Progress.ETA = fromMicrosPtr(eta)
+	}
 	if result != nil {
 		t.Result = json.RawMessage(*result)
 	}
