@@ -36,14 +36,16 @@ lint: ## gofmt and go vet.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: build ## Benchmarks: the hub load test beside its peers (minutes), then the micro-benchmarks.
+bench: build ## Benchmarks beside their baselines: hub, tasks, exports (tens of minutes), then the micro-benchmarks.
 	$(BIN) bench hub --peers signalr,centrifuge
 	$(BIN) bench tasks
+	$(BIN) bench export
 	$(GO) test -run='^$$' -bench=. -benchmem ./hub/protocol/ ./client/
 
-bench-smoke: build ## The hub and task benchmarks with small counts for seconds (keeps them from rotting).
+bench-smoke: build ## The hub, task and export benchmarks with small counts for seconds (keeps them from rotting).
 	$(BIN) bench hub --quick
 	$(BIN) bench tasks --quick
+	$(BIN) bench export --quick
 
 e2e: test-interop ## End-to-end tests against a running binary.
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/export"
 	"github.com/heraldhq/herald/internal/httpx"
 	"github.com/heraldhq/herald/jobs"
 )
@@ -24,7 +25,9 @@ const maxBody = 64 << 10
 type Server struct {
 	Auth  *auth.Authenticator
 	Store *jobs.Store
-	Log   *slog.Logger
+	// Exports serves the dataset and export endpoints; nil leaves them out.
+	Exports *export.Service
+	Log     *slog.Logger
 }
 
 // Register adds the endpoints to mux.
@@ -35,6 +38,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/notifications", s.authed(s.listNotifications))
 	mux.HandleFunc("POST /api/notifications/{id}/read", s.authed(s.markRead))
 	mux.HandleFunc("POST /api/demo/tasks", s.authed(s.createDemoTask))
+	if s.Exports != nil {
+		mux.HandleFunc("GET /api/datasets", s.authed(s.listDatasets))
+		mux.HandleFunc("POST /api/exports", s.authed(s.createExport))
+	}
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, id *auth.Identity)
@@ -134,16 +141,26 @@ type demoRequest struct {
 	FailAtStep int `json:"failAtStep"`
 }
 
-func (s *Server) createDemoTask(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
-	var req demoRequest
+// decodeBody reads one JSON object into v, with unknown fields refused; it answers 400 and
+// returns false when the body is not that. example shows the expected shape.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, example string) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		httpx.WriteError(w, http.StatusBadRequest, "invalid_body", "The body must be JSON like {\"steps\":10,\"stepMs\":500,\"failAtStep\":0}: "+err.Error())
-		return
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_body", "The body must be JSON like "+example+": "+err.Error())
+		return false
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		httpx.WriteError(w, http.StatusBadRequest, "invalid_body", "The body must hold one JSON object.")
+		return false
+	}
+	return true
+}
+
+func (s *Server) createDemoTask(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	var req demoRequest
+	if !decodeBody(w, r, &req, `{"steps":10,"stepMs":500,"failAtStep":0}`) {
 		return
 	}
 	args := &jobs.DemoArgs{Steps: req.Steps, StepMs: req.StepMs, FailAtStep: req.FailAtStep}

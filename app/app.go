@@ -22,12 +22,14 @@ import (
 	"github.com/heraldhq/herald/internal/conformance"
 	"github.com/heraldhq/herald/internal/httpx"
 	"github.com/heraldhq/herald/jobs"
+	"github.com/heraldhq/herald/storage"
 )
 
 // Server is a configured Herald, ready to serve.
 type Server struct {
 	cfg      Config
 	store    *jobs.Store
+	tasks    *Tasks
 	log      *slog.Logger
 	auth     *auth.Authenticator
 	hubs     []*hub.Hub
@@ -54,16 +56,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.log.Warn("DEV MODE: no JWT secret, key or JWKS URL is configured; anyone can get a token for any user with POST /api/auth/dev-login. Never run this way in production.")
 	}
 
-	store, err := jobs.Open(ctx, cfg.Jobs)
+	tasks, err := OpenTasks(ctx, cfg)
 	if err != nil {
 		a.Close()
-		return nil, fmt.Errorf("open task store: %w", err)
+		return nil, err
 	}
-	s.store = store
+	s.tasks, s.store = tasks, tasks.Store
+	store := tasks.Store
 	built := false
 	defer func() {
 		if !built {
-			store.Close()
+			_ = tasks.Close() // the error being returned is the one that matters
 			a.Close()
 		}
 	}()
@@ -77,7 +80,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	mount(mux, "/hubs/notifications", notifications)
 	store.SetNotifier(hubNotifier{h: notifications, log: s.log})
-	(&api.Server{Auth: a, Store: store, Log: s.log}).Register(mux)
+	(&api.Server{Auth: a, Store: store, Exports: tasks.Exports, Log: s.log}).Register(mux)
+	mux.Handle("GET "+storage.DefaultDownloadPath, tasks.Bucket.DownloadHandler())
 	if cfg.ConformanceHub {
 		h, err := s.newHub("conformance", false, bp, metrics)
 		if err != nil {
@@ -167,7 +171,11 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve is Run on a listener of the caller's.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer s.auth.Close()
-	defer s.store.Close()
+	defer func() {
+		if err := s.tasks.Close(); err != nil {
+			s.log.Warn("close", "err", err)
+		}
+	}()
 	if !s.cfg.NoWorkers {
 		if err := s.store.Start(ctx); err != nil {
 			return fmt.Errorf("start task workers: %w", err)

@@ -30,10 +30,34 @@ type Config struct {
 	CORSOrigins []string
 	// Hub holds the limits and timers of every hub.
 	Hub HubConfig
+	// Exports configures datasets, export storage and download links.
+	Exports ExportsConfig
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM. Default 10 s.
 	ShutdownTimeout time.Duration
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
+}
+
+// ExportsConfig configures exports; zero values mean the defaults.
+type ExportsConfig struct {
+	// DatasetsFile is a YAML file of datasets; "" means the built-in demo dataset orders.
+	DatasetsFile string
+	// StorageURL is where export files go: "" (DataDir/exports), file://, azblob:// or s3://
+	// (see storage.Config.URL).
+	StorageURL string
+	// PublicURL is Herald's public origin (https://herald.example.com), which file storage's
+	// download links start with. Default "": links are relative to the API.
+	PublicURL string
+	// SigningKey signs file storage's download links (at least 32 bytes), the same on every
+	// node. Default: a random key kept in DataDir/signing-key.
+	SigningKey string
+	// LinkTTL is how long download links work; files are deleted after it. Default 24 h.
+	LinkTTL time.Duration
+	// RetentionEvery is how often expired files are deleted. Default 10 min.
+	RetentionEvery time.Duration
+	// NoDemoData leaves an embedded database without the demo rows that are otherwise
+	// generated (10,000 orders) at the first start.
+	NoDemoData bool
 }
 
 // HubConfig holds the hub limits; zero means the hub package's default (see hub.Options).

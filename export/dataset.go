@@ -200,6 +200,18 @@ func (r *Registry) List(roles []string) []*Dataset {
 	return out
 }
 
+// Roles lists every role some dataset requires.
+func (r *Registry) Roles() []string {
+	var roles []string
+	for _, d := range r.datasets {
+		if d.Role != "" && !slices.Contains(roles, d.Role) {
+			roles = append(roles, d.Role)
+		}
+	}
+	sort.Strings(roles)
+	return roles
+}
+
 // Allows reports whether a user with roles may use the dataset.
 func (d *Dataset) Allows(roles []string) bool {
 	return d.Role == "" || slices.Contains(roles, d.Role)

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/riverqueue/river"
 )
 
 // Defaults applied by Config.WithDefaults.
@@ -85,6 +87,13 @@ type Config struct {
 	//
 	// Defaults to 10 ms.
 	FetchCooldown time.Duration
+
+	// PeriodicJobs are River jobs run on a schedule by one process of the
+	// cluster (River's leader), such as the export retention sweep. Their
+	// workers are added with a RegisterFunc.
+	//
+	// Defaults to none.
+	PeriodicJobs []*river.PeriodicJob
 
 	// Schema is the PostgreSQL schema holding River's and Herald's tables;
 	// it is created when missing. Unused with SQLite.

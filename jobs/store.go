@@ -120,6 +120,7 @@ func (s *Store) riverConfig(workers *river.Workers) *river.Config {
 		JobStuckThreshold:    stuckThreshold,
 		MaxAttempts:          s.cfg.MaxAttempts,
 		FetchCooldown:        s.cfg.FetchCooldown,
+		PeriodicJobs:         s.cfg.PeriodicJobs,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: s.cfg.Workers}},
 		Workers:              workers,
 		Middleware:           []rivertype.Middleware{&outerContextMiddleware{}},

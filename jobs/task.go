@@ -286,3 +286,51 @@ func decodeCursor(c string) (int64, string, error) {
 	}
 	return n, id, nil
 }
+
+// AmendResult changes the result of a succeeded task after the fact (the
+// export retention sweep marks a deleted file so): every key of patch is
+// set in the task's JSON result object (a nil value removes the key), the
+// progress message becomes message, and the owner is told with taskUpdated.
+// It returns ErrNotFound for a missing task and ErrInvalid for one that has
+// not succeeded.
+func (s *Store) AmendResult(ctx context.Context, id string, patch map[string]any, message string) (*Task, error) {
+	tx, err := s.be.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("amend task %q: %w", id, err)
+	}
+	defer rollback(ctx, tx)
+	t, err := s.get(ctx, tx, "", id)
+	if err != nil {
+		return nil, err
+	}
+	if t.State != StateSucceeded {
+		return nil, fmt.Errorf("amend task %q: %w: it is %s, not succeeded", id, ErrInvalid, t.State)
+	}
+	result := map[string]any{}
+	if len(t.Result) > 0 {
+		if err := json.Unmarshal(t.Result, &result); err != nil {
+			return nil, fmt.Errorf("amend task %q: its result is not a JSON object: %w", id, err)
+		}
+	}
+	for k, v := range patch {
+		if v == nil {
+			delete(result, k)
+		} else {
+			result[k] = v
+		}
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		return nil, fmt.Errorf("amend task %q: %w", id, err)
+	}
+	t, err = scanTask(tx.queryRow(ctx, `UPDATE herald_tasks SET result = ?, progress_message = ?, updated_at = ?
+		WHERE id = ? RETURNING `+taskColumns, string(b), message, nowMicros(), id))
+	if err != nil {
+		return nil, fmt.Errorf("amend task %q: %w", id, err)
+	}
+	if err := tx.commit(ctx); err != nil {
+		return nil, fmt.Errorf("amend task %q: commit: %w", id, err)
+	}
+	s.taskUpdated(ctx, t)
+	return t, nil
+}

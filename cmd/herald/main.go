@@ -19,12 +19,14 @@ type cli struct {
 	Config   kong.ConfigFlag `help:"YAML configuration file; keys are the flag names (e.g. addr, jwt-secret)." env:"HERALD_CONFIG" placeholder:"FILE"`
 	LogLevel string          `help:"Log level: debug, info, warn, error." default:"info" enum:"debug,info,warn,error" env:"HERALD_LOG_LEVEL"`
 
-	Serve   serveCmd   `cmd:"" help:"Serve the hubs and the HTTP API (the default setup needs no flags)."`
-	Worker  workerCmd  `cmd:"" help:"Run tasks without serving HTTP (PostgreSQL deployments)."`
-	Migrate migrateCmd `cmd:"" help:"Apply the database migrations."`
-	Token   tokenCmd   `cmd:"" help:"Mint a JWT for a user with the configured secret (or the dev secret)."`
-	Bench   benchCmd   `cmd:"" help:"Benchmarks that print figures beside a baseline measured in the same run."`
-	Version versionCmd `cmd:"" help:"Print the version."`
+	Serve    serveCmd    `cmd:"" help:"Serve the hubs and the HTTP API (the default setup needs no flags)."`
+	Worker   workerCmd   `cmd:"" help:"Run tasks without serving HTTP (PostgreSQL deployments)."`
+	Migrate  migrateCmd  `cmd:"" help:"Apply the database migrations."`
+	Token    tokenCmd    `cmd:"" help:"Mint a JWT for a user with the configured secret (or the dev secret)."`
+	Export   exportCmd   `cmd:"" help:"Export a dataset to a file, without a server."`
+	DemoData demoDataCmd `cmd:"" name:"demo-data" help:"Generate the demo dataset's orders (SQLite, PostgreSQL or MySQL)."`
+	Bench    benchCmd    `cmd:"" help:"Benchmarks that print figures beside a baseline measured in the same run."`
+	Version  versionCmd  `cmd:"" help:"Print the version."`
 }
 
 // version is set at build time with -ldflags "-X main.version=…".

@@ -49,6 +49,7 @@ type serveCmd struct {
 	CORSOrigins    []string `name:"cors-origins" help:"Browser origins allowed to call Herald (patterns, comma-separated; * for any)." placeholder:"ORIGIN,..."`
 	authFlags
 	dbFlags
+	exportFlags
 	NoWorkers bool `name:"no-workers" help:"Serve without running tasks (herald worker processes run them)."`
 
 	MaxMessageSize         int           `name:"max-message-size" help:"Largest message a client may send, in bytes." default:"32768"`
@@ -68,7 +69,7 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	authCfg := s.config()
 	cfg := app.Config{
 		Addr: s.Addr, DataDir: s.DataDir, ConformanceHub: s.ConformanceHub, CORSOrigins: s.CORSOrigins,
-		Jobs: s.jobs(s.DataDir, logger), NoWorkers: s.NoWorkers,
+		Jobs: s.jobs(s.DataDir, logger), NoWorkers: s.NoWorkers, Exports: s.exportsConfig(),
 		Auth: authCfg, ShutdownTimeout: s.ShutdownTimeout, Logger: logger,
 		Hub: app.HubConfig{
 			MaxMessageSize: s.MaxMessageSize, MaxParallelInvocations: s.MaxParallelInvocations,

@@ -6,23 +6,30 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/heraldhq/herald/app"
 	"github.com/heraldhq/herald/jobs"
 )
 
 type workerCmd struct {
 	DataDir string `name:"data-dir" help:"Where Herald keeps its embedded state." default:"herald-data" type:"path"`
 	dbFlags
+	exportFlags
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"Time running tasks get at SIGINT/SIGTERM before they are left to be resumed." default:"10s"`
 }
 
 // Run runs tasks without serving HTTP. Until the Redis backplane lands, what a worker process
 // runs reaches users through their inbox (GET /api/notifications) and the task list, not live.
 func (w *workerCmd) Run(ctx context.Context, logger *slog.Logger) error {
-	store, err := jobs.Open(ctx, w.jobs(w.DataDir, logger))
+	tasks, err := app.OpenTasks(ctx, app.Config{DataDir: w.DataDir, Jobs: w.jobs(w.DataDir, logger), Exports: w.exportsConfig(), Logger: logger})
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() {
+		if err := tasks.Close(); err != nil {
+			logger.Warn("close", "err", err)
+		}
+	}()
+	store := tasks.Store
 	if err := store.Start(ctx); err != nil {
 		return err
 	}

@@ -16,6 +16,8 @@ type ErrorBody struct {
 type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Details lists what is wrong, field by field, when there is more than one thing.
+	Details any `json:"details,omitempty"`
 }
 
 // WriteError writes the JSON error envelope with the given status.

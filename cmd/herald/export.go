@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/heraldhq/herald/app"
+	"github.com/heraldhq/herald/export"
+	"github.com/heraldhq/herald/export/demo"
+)
+
+// exportFlags configure exports, shared by serve and worker.
+type exportFlags struct {
+	Datasets       string        `help:"YAML file of datasets (default: the built-in demo dataset orders)." type:"path" placeholder:"FILE"`
+	Storage        string        `help:"Where export files go: file:///dir, azblob://container?…, s3://bucket?… (default: <data-dir>/exports)." placeholder:"URL"`
+	PublicURL      string        `name:"public-url" help:"Herald's public origin, which file download links start with (default: relative links)." placeholder:"URL"`
+	SigningKey     string        `name:"signing-key" help:"Key (≥ 32 bytes) signing file download links; the same on every node (default: kept in <data-dir>/signing-key)." placeholder:"KEY"`
+	LinkTTL        time.Duration `name:"link-ttl" help:"How long download links work; files are deleted after it." default:"24h"`
+	RetentionEvery time.Duration `name:"retention-every" help:"How often expired export files are deleted." default:"10m"`
+	NoDemoData     bool          `name:"no-demo-data" help:"Do not generate the demo orders in a new embedded database."`
+}
+
+func (f exportFlags) exportsConfig() app.ExportsConfig {
+	return app.ExportsConfig{
+		DatasetsFile: f.Datasets, StorageURL: f.Storage, PublicURL: f.PublicURL, SigningKey: f.SigningKey,
+		LinkTTL: f.LinkTTL, RetentionEvery: f.RetentionEvery, NoDemoData: f.NoDemoData,
+	}
+}
+
+type exportCmd struct {
+	Dataset     string            `help:"Dataset to export." required:""`
+	Format      string            `help:"csv, jsonl, parquet or xlsx." default:"csv"`
+	Compression string            `help:"gzip, zstd or none." default:"none"`
+	Param       map[string]string `help:"A dataset parameter, name=value (repeat for more)." placeholder:"NAME=VALUE"`
+	Delimiter   string            `help:"CSV field separator." default:","`
+	Output      string            `short:"o" help:"File to write ('-' for standard output)." required:"" placeholder:"FILE"`
+	DataDir     string            `name:"data-dir" help:"Where Herald keeps its embedded state." default:"herald-data" type:"path"`
+	Datasets    string            `help:"YAML file of datasets (default: the built-in demo dataset orders)." type:"path" placeholder:"FILE"`
+	Database    string            `help:"Herald's database (the default source): empty for SQLite in the data dir, or postgres://…" placeholder:"URL"`
+	Progress    string            `help:"Progress display: auto (a bar on a terminal), always, never." default:"auto" enum:"auto,always,never"`
+}
+
+// Run runs the export pipeline of `herald serve` without a server, into a local file.
+func (c *exportCmd) Run(ctx context.Context, logger *slog.Logger) error {
+	reg, err := export.Load(c.Datasets)
+	if err != nil {
+		return err
+	}
+	src, err := app.SourceURL(c.DataDir, c.Database)
+	if err != nil {
+		return err
+	}
+	exp, err := export.New(export.Config{Registry: reg, DefaultSourceURL: src, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer exp.Close()
+	params := map[string]any{}
+	for k, v := range c.Param {
+		params[k] = v
+	}
+	delim := c.Delimiter
+	if c.Format != "csv" && delim == "," {
+		delim = ""
+	}
+	// The command line may use every dataset, whatever its role.
+	plan, err := exp.Prepare(export.Request{Dataset: c.Dataset, Format: c.Format, Compression: c.Compression, Params: params, Delimiter: delim}, allRoles(reg))
+	if err != nil {
+		return err
+	}
+	out, finish, err := openOutput(c.Output)
+	if err != nil {
+		return err
+	}
+	show := c.Progress == "always" || c.Progress == "auto" && isatty.IsTerminal(os.Stderr.Fd())
+	bar := &progressLine{w: os.Stderr, on: show}
+	stats, err := exp.Run(ctx, plan, out, bar.show)
+	bar.done()
+	if ferr := finish(err == nil); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		var serr *export.SourceError
+		if errors.As(err, &serr) {
+			return fmt.Errorf("%s (%w)", serr.UserMessage(), serr.Unwrap())
+		}
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "%d rows, %s written to %s\n", stats.Rows, humanBytes(stats.Bytes), c.Output)
+	return nil
+}
+
+func allRoles(r *export.Registry) []string { return r.Roles() }
+
+// openOutput opens path for writing through a temporary file renamed into place on success,
+// so a failed export leaves nothing behind; "-" is standard output.
+func openOutput(path string) (io.Writer, func(ok bool) error, error) {
+	if path == "-" {
+		return os.Stdout, func(bool) error { return nil }, nil
+	}
+	f, err := os.CreateTemp(dirOf(path), ".herald-export-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("create output: %w", err)
+	}
+	return f, func(ok bool) error {
+		cerr := f.Close()
+		if !ok || cerr != nil {
+			_ = os.Remove(f.Name()) // a partial file is worth nothing
+			return cerr
+		}
+		return os.Rename(f.Name(), path)
+	}, nil
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, os.PathSeparator); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
+
+// progressLine draws rows, bytes, rate and ETA on one terminal line.
+type progressLine struct {
+	w     io.Writer
+	on    bool
+	drawn bool
+}
+
+func (p *progressLine) show(pr export.Progress) {
+	if !p.on {
+		return
+	}
+	elapsed := time.Since(pr.StartedAt)
+	rate := float64(pr.Rows) / max(elapsed.Seconds(), 1e-3)
+	line := fmt.Sprintf("%d rows  %s  %.0f rows/s", pr.Rows, humanBytes(pr.Bytes), rate)
+	if pr.Estimate > pr.Rows && rate > 0 {
+		pct := float64(pr.Rows) * 100 / float64(pr.Estimate)
+		eta := time.Duration(float64(pr.Estimate-pr.Rows) / rate * float64(time.Second))
+		line = fmt.Sprintf("%s  %s %4.1f%%  ~%d rows  ETA %s", bar(pct, 24), line, pct, pr.Estimate, eta.Round(time.Second))
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s", line)
+	p.drawn = true
+}
+
+func (p *progressLine) done() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func bar(pct float64, width int) string {
+	n := int(pct / 100 * float64(width))
+	n = min(max(n, 0), width)
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+type demoDataCmd struct {
+	Rows     int64  `help:"How many orders to generate." default:"100000"`
+	Seed     int64  `help:"Seed of the generator: the same seed gives the same rows on every database." default:"1"`
+	DataDir  string `name:"data-dir" help:"Where Herald keeps its embedded state." default:"herald-data" type:"path"`
+	Database string `help:"Database to fill: empty for Herald's SQLite in the data dir, postgres://… or mysql://…" placeholder:"URL"`
+	Replace  bool   `help:"Replace an existing orders table (always done in Herald's own SQLite database)."`
+}
+
+// Run fills the orders table of the demo dataset.
+func (d *demoDataCmd) Run(ctx context.Context) error {
+	url, err := app.SourceURL(d.DataDir, d.Database)
+	if err != nil {
+		return err
+	}
+	if d.Database == "" {
+		if err := os.MkdirAll(d.DataDir, 0o750); err != nil {
+			return err
+		}
+		if err := touch(d.DataDir + string(os.PathSeparator) + "herald.db"); err != nil {
+			return err
+		}
+	}
+	began := time.Now()
+	show := isatty.IsTerminal(os.Stderr.Fd())
+	err = demo.Generate(ctx, url, d.Rows, demo.Options{Seed: d.Seed, Replace: d.Replace || d.Database == "", Progress: func(n int64) {
+		if show {
+			fmt.Fprintf(os.Stderr, "\r\033[K%d of %d rows", n, d.Rows)
+		}
+	}})
+	if show {
+		fmt.Fprintln(os.Stderr)
+	}
+	if errors.Is(err, demo.ErrExists) {
+		return fmt.Errorf("%w; add --replace to replace it", err)
+	}
+	if err != nil {
+		return err
+	}
+	el := time.Since(began)
+	fmt.Printf("%d demo orders generated in %s (%.0f rows/s)\n", d.Rows, el.Round(time.Millisecond), float64(d.Rows)/el.Seconds())
+	return nil
+}
+
+func touch(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,396 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/export/data"
+	"github.com/heraldhq/herald/export/format"
+	"github.com/heraldhq/herald/export/source"
+)
+
+// Defaults of Config.
+const (
+	DefaultLinkTTL          = 24 * time.Hour
+	DefaultProgressInterval = 250 * time.Millisecond
+	DefaultRetentionEvery   = 10 * time.Minute
+)
+
+// Config configures an Exporter.
+type Config struct {
+	// Registry holds the datasets. Default: Builtin().
+	Registry *Registry
+	// DefaultSourceURL is the database of datasets that name no source:
+	// Herald's own (see export/source.ParseURL). Required.
+	DefaultSourceURL string
+	// LinkTTL is how long a finished export's download link works; the
+	// file is deleted by the retention job after that. Default 24 h.
+	LinkTTL time.Duration
+	// RetentionEvery is how often expired export files are looked for.
+	// Default 10 min.
+	RetentionEvery time.Duration
+	// ProgressInterval is how often the pipeline reports rows and bytes.
+	// Default 250 ms (the task store throttles what it stores and pushes).
+	ProgressInterval time.Duration
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// WithDefaults fills in the defaults.
+func (c Config) WithDefaults() Config {
+	if c.Registry == nil {
+		c.Registry = Builtin()
+	}
+	if c.LinkTTL == 0 {
+		c.LinkTTL = DefaultLinkTTL
+	}
+	if c.RetentionEvery == 0 {
+		c.RetentionEvery = DefaultRetentionEvery
+	}
+	if c.ProgressInterval == 0 {
+		c.ProgressInterval = DefaultProgressInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.DefaultSourceURL == "" {
+		errs = append(errs, errors.New("export: the default source URL is required"))
+	}
+	if c.LinkTTL < time.Minute {
+		errs = append(errs, fmt.Errorf("export: link TTL must be at least 1m, got %s", c.LinkTTL))
+	}
+	if c.RetentionEvery < time.Second {
+		errs = append(errs, fmt.Errorf("export: retention interval must be at least 1s, got %s", c.RetentionEvery))
+	}
+	for name, u := range c.Registry.Sources {
+		if _, err := source.ParseURL(u); err != nil {
+			errs = append(errs, fmt.Errorf("export: source %q: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Exporter runs exports: dataset → source rows → encoder → compressor →
+// writer. It opens each source once, on first use, and keeps it. It is safe
+// for concurrent use.
+type Exporter struct {
+	cfg Config
+
+	mu      sync.Mutex
+	sources map[string]source.Source
+}
+
+// New checks cfg and returns an Exporter; sources are opened on first use.
+func New(cfg Config) (*Exporter, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Exporter{cfg: cfg, sources: map[string]source.Source{}}, nil
+}
+
+// Registry returns the exporter's datasets.
+func (e *Exporter) Registry() *Registry { return e.cfg.Registry }
+
+// Close closes the sources.
+func (e *Exporter) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	for name, s := range e.sources {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close source %q: %w", name, err))
+		}
+	}
+	e.sources = map[string]source.Source{}
+	return errors.Join(errs...)
+}
+
+func (e *Exporter) source(ctx context.Context, name string) (source.Source, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s, ok := e.sources[name]; ok {
+		return s, nil
+	}
+	url := e.cfg.DefaultSourceURL
+	if name != DefaultSource {
+		url = e.cfg.Registry.Sources[name]
+	}
+	s, err := source.Open(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("open source %q: %w", name, err)
+	}
+	e.sources[name] = s
+	return s, nil
+}
+
+// Request is what a user asks to export.
+type Request struct {
+	Dataset     string         `json:"dataset"`
+	Format      string         `json:"format"`
+	Compression string         `json:"compression,omitempty"`
+	Params      map[string]any `json:"params,omitempty"`
+	// Delimiter is the CSV field separator: one character, default ",".
+	Delimiter string `json:"delimiter,omitempty"`
+}
+
+// Plan is a checked Request, ready to run.
+type Plan struct {
+	Dataset     *Dataset
+	Statement   data.Statement
+	Format      format.Format
+	Compression format.Compression
+	Options     format.Options
+}
+
+// FileName is the plan's file name for an export started at t.
+func (p *Plan) FileName(t time.Time) string {
+	return format.FileName(p.Dataset.Name, t, p.Format, p.Compression)
+}
+
+// ContentType is the MIME type of the plan's file.
+func (p *Plan) ContentType() string { return format.ContentType(p.Format, p.Compression) }
+
+// Title describes the export to its owner, e.g. "Export of Orders (CSV, gzip)".
+func (p *Plan) Title() string {
+	t := fmt.Sprintf("Export of %s (%s", p.Dataset.Title, strings.ToUpper(string(p.Format)))
+	if p.Compression != format.None {
+		t += ", " + string(p.Compression)
+	}
+	return t + ")"
+}
+
+// ErrUnknownDataset is returned by Prepare for a dataset that does not
+// exist or that the user's roles do not allow (the two are not told apart).
+var ErrUnknownDataset = errors.New("unknown dataset")
+
+// RequestError is a request that cannot be run, with a message for the user.
+type RequestError struct {
+	Code    string // stable: unknown_dataset, invalid_format, invalid_params
+	Message string
+	// Fields lists the parameter problems of an invalid_params error.
+	Fields []FieldError
+	err    error
+}
+
+func (e *RequestError) Error() string { return e.Message }
+func (e *RequestError) Unwrap() error { return e.err }
+
+// Prepare checks a request for a user with roles: the dataset exists and is
+// allowed, the format and compression are known and allowed together and by
+// the dataset, and the parameters are valid. Every problem is a
+// *RequestError; nothing is run.
+func (e *Exporter) Prepare(req Request, roles []string) (*Plan, error) {
+	d, ok := e.cfg.Registry.Get(req.Dataset, roles)
+	if !ok {
+		return nil, &RequestError{Code: "unknown_dataset", Message: fmt.Sprintf("There is no dataset %q.", req.Dataset), err: ErrUnknownDataset}
+	}
+	f, err := format.ParseFormat(req.Format)
+	if err != nil {
+		return nil, &RequestError{Code: "invalid_format", Message: fmt.Sprintf("Format %q is not supported; use one of %s.", req.Format, strings.Join(d.Formats, ", ")), err: err}
+	}
+	if !d.AllowsFormat(string(f)) {
+		return nil, &RequestError{Code: "invalid_format", Message: fmt.Sprintf("Dataset %q cannot be exported as %s; use one of %s.", d.Name, f, strings.Join(d.Formats, ", "))}
+	}
+	comp := req.Compression
+	if comp == "" {
+		comp = string(format.None)
+	}
+	c, err := format.ParseCompression(comp)
+	if err != nil {
+		return nil, &RequestError{Code: "invalid_format", Message: fmt.Sprintf("Compression %q is not supported; use gzip, zstd or none.", req.Compression), err: err}
+	}
+	if err := format.Allowed(f, c); err != nil {
+		return nil, &RequestError{Code: "invalid_format", Message: userText(err), err: err}
+	}
+	opts := format.Options{}
+	if req.Delimiter != "" {
+		r := []rune(req.Delimiter)
+		if f != format.CSV || len(r) != 1 {
+			return nil, &RequestError{Code: "invalid_format", Message: "The delimiter must be one character, and only CSV has one."}
+		}
+		opts.Delimiter = r[0]
+	}
+	st, err := d.Bind(req.Params)
+	if err != nil {
+		var verr *ValidationError
+		if errors.As(err, &verr) {
+			return nil, &RequestError{Code: "invalid_params", Message: verr.Error(), Fields: verr.Fields, err: err}
+		}
+		return nil, err
+	}
+	return &Plan{Dataset: d, Statement: st, Format: f, Compression: c, Options: opts}, nil
+}
+
+// userText turns a package error into a sentence for users: the format
+// package prefixes its errors with "format: ".
+func userText(err error) string {
+	s := strings.TrimPrefix(err.Error(), "format: ")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:] + "."
+}
+
+// Progress is how far a running export has come.
+type Progress struct {
+	Rows      int64 // written so far
+	Estimate  int64 // the source's estimate of the total, 0 if unknown
+	Bytes     int64 // of output, after compression
+	StartedAt time.Time
+}
+
+// Stats is what a finished export wrote.
+type Stats struct {
+	Rows  int64
+	Bytes int64
+}
+
+// Run runs plan and writes the file to w, calling progress (if not nil)
+// about every ProgressInterval. It does not close w. A failure of the
+// source is a *SourceError, whose message is safe to show; its cause is for
+// the log.
+func (e *Exporter) Run(ctx context.Context, plan *Plan, w io.Writer, progress func(Progress)) (Stats, error) {
+	src, err := e.source(ctx, plan.Dataset.Source)
+	if err != nil {
+		return Stats{}, &SourceError{msg: "The export could not connect to its database.", err: err}
+	}
+	cw := &countingWriter{w: w}
+	p := &progressTicker{every: e.cfg.ProgressInterval, fn: progress, cur: Progress{StartedAt: time.Now()}, cw: cw}
+	if progress != nil {
+		// A cheap planner estimate: a progress bar, not a promise.
+		if n, err := src.Estimate(ctx, plan.Statement); err == nil {
+			p.cur.Estimate = n
+		} else if ctx.Err() == nil {
+			e.cfg.Logger.DebugContext(ctx, "export: no row estimate", "dataset", plan.Dataset.Name, "error", err)
+		}
+	}
+	comp, err := format.NewCompressor(plan.Compression, cw)
+	if err != nil {
+		return Stats{}, err
+	}
+	var rows int64
+	if copier, ok := src.(source.CSVCopier); ok && plan.Format == format.CSV {
+		delim := plan.Options.Delimiter
+		if delim == 0 {
+			delim = ','
+		}
+		rows, err = copier.CopyCSV(ctx, plan.Statement, comp, delim, p.rows)
+		if err != nil {
+			err = sourceError(ctx, err)
+		}
+	} else {
+		rows, err = encodeRows(ctx, src, plan, comp, p)
+	}
+	if err != nil {
+		_ = comp.Close() // the first error is the one to report
+		return Stats{Rows: rows, Bytes: cw.n}, err
+	}
+	if err := comp.Close(); err != nil {
+		return Stats{Rows: rows, Bytes: cw.n}, fmt.Errorf("finish compression: %w", err)
+	}
+	p.rows(rows)
+	p.flush()
+	return Stats{Rows: rows, Bytes: cw.n}, nil
+}
+
+func encodeRows(ctx context.Context, src source.Source, plan *Plan, w io.Writer, p *progressTicker) (int64, error) {
+	rs, err := src.Query(ctx, plan.Statement)
+	if err != nil {
+		return 0, sourceError(ctx, err)
+	}
+	defer rs.Close()
+	enc, err := format.NewEncoder(plan.Format, w, rs.Columns(), plan.Options)
+	if err != nil {
+		return 0, fmt.Errorf("start %s encoder: %w", plan.Format, err)
+	}
+	var n int64
+	for rs.Next() {
+		if err := enc.Write(rs.Values()); err != nil {
+			return n, fmt.Errorf("encode row %d: %w", n+1, err)
+		}
+		n++
+		if n&1023 == 0 {
+			p.rows(n)
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return n, sourceError(ctx, err)
+	}
+	if err := enc.Close(); err != nil {
+		return n, fmt.Errorf("finish %s file: %w", plan.Format, err)
+	}
+	return n, nil
+}
+
+// SourceError is a failure of the dataset's database: its message is safe
+// to show users, its cause (Unwrap) goes to the log.
+type SourceError struct {
+	msg string
+	err error
+}
+
+func (e *SourceError) Error() string { return e.msg + ": " + e.err.Error() }
+
+// UserMessage is the text for the user.
+func (e *SourceError) UserMessage() string { return e.msg }
+
+// Unwrap returns the database's error.
+func (e *SourceError) Unwrap() error { return e.err }
+
+func sourceError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err // cancelled or shutting down: not the database's fault
+	}
+	return &SourceError{msg: "The export failed while reading its data.", err: err}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// progressTicker calls fn at most once per interval with the rows so far.
+type progressTicker struct {
+	every time.Duration
+	fn    func(Progress)
+	cur   Progress
+	cw    *countingWriter
+	last  time.Time
+}
+
+func (p *progressTicker) rows(n int64) {
+	if p.fn == nil {
+		return
+	}
+	p.cur.Rows = n
+	if time.Since(p.last) >= p.every {
+		p.flush()
+	}
+}
+
+func (p *progressTicker) flush() {
+	if p.fn == nil {
+		return
+	}
+	p.last = time.Now()
+	p.cur.Bytes = p.cw.n
+	p.fn(p.cur)
+}

@@ -1,0 +1,220 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/riverqueue/river"
+
+	"github.com/heraldhq/herald/jobs"
+	"github.com/heraldhq/herald/storage"
+)
+
+// Kind is the task kind of exports.
+const Kind = "herald_export"
+
+// keyPrefix is where export files live in the bucket: keyPrefix/<task id>/<file name>.
+const keyPrefix = "exports/"
+
+// Args are an export task's arguments: the request as the user made it and
+// the roles they had, checked again when the task runs (the datasets file
+// may have changed in between).
+type Args struct {
+	TaskID  string   `json:"taskId"`
+	Request Request  `json:"request"`
+	Roles   []string `json:"roles,omitempty"`
+}
+
+// Kind is River's name of export tasks.
+func (Args) Kind() string { return Kind }
+
+// SetTaskID is called by jobs.Store.Enqueue.
+func (a *Args) SetTaskID(id string) { a.TaskID = id }
+
+var _ jobs.TaskArgs = (*Args)(nil)
+
+// Result is a succeeded export task's result.
+type Result struct {
+	Dataset     string    `json:"dataset"`
+	Format      string    `json:"format"`
+	Compression string    `json:"compression"`
+	Rows        int64     `json:"rows"`
+	Bytes       int64     `json:"bytes"`
+	FileName    string    `json:"fileName"`
+	DownloadURL string    `json:"downloadUrl,omitempty"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+}
+
+// Link gives the success notification its link.
+func (r Result) Link() string { return r.DownloadURL }
+
+// Service runs exports as tasks: it starts them for users, works them into
+// the bucket, and deletes their files when their links expire.
+type Service struct {
+	exp    *Exporter
+	bucket *storage.Bucket
+	log    *slog.Logger
+	store  *jobs.Store
+}
+
+// NewService ties an Exporter to a bucket. Pass its Register to jobs.Open
+// and its PeriodicJobs to jobs.Config.
+func NewService(exp *Exporter, bucket *storage.Bucket) *Service {
+	return &Service{exp: exp, bucket: bucket, log: exp.cfg.Logger}
+}
+
+// Exporter returns the service's exporter.
+func (s *Service) Exporter() *Exporter { return s.exp }
+
+// Register adds the export and retention workers; it is a jobs.RegisterFunc.
+func (s *Service) Register(store *jobs.Store, w *river.Workers) error {
+	s.store = store
+	if err := river.AddWorkerSafely(w, &worker{s: s}); err != nil {
+		return err
+	}
+	return river.AddWorkerSafely(w, &retentionWorker{s: s})
+}
+
+// Start checks req for a user and enqueues the export task. A request that
+// cannot run is a *RequestError and creates nothing.
+func (s *Service) Start(ctx context.Context, store *jobs.Store, owner string, roles []string, req Request) (*jobs.Task, error) {
+	plan, err := s.exp.Prepare(req, roles)
+	if err != nil {
+		return nil, err
+	}
+	return store.Enqueue(ctx, owner, plan.Title(), &Args{Request: req, Roles: roles})
+}
+
+type worker struct {
+	river.WorkerDefaults[Args]
+	s *Service
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	a := job.Args
+	return w.s.store.Run(ctx, a.TaskID, func(ctx context.Context, r *jobs.Reporter) (any, error) {
+		return w.s.run(ctx, a, r)
+	})
+}
+
+func (s *Service) run(ctx context.Context, a Args, r *jobs.Reporter) (any, error) {
+	plan, err := s.exp.Prepare(a.Request, a.Roles)
+	if err != nil {
+		var rerr *RequestError
+		if errors.As(err, &rerr) {
+			return nil, jobs.Permanent(jobs.NewUserError(rerr.Message, err))
+		}
+		return nil, jobs.Permanent(err)
+	}
+	// A previous attempt that died may have left a partial file behind.
+	prefix := keyPrefix + a.TaskID + "/"
+	if err := s.deleteAll(ctx, prefix); err != nil {
+		return nil, jobs.NewUserError("The export file could not be stored.", err)
+	}
+	started := time.Now()
+	name := plan.FileName(started)
+	key := prefix + name
+	bw, err := s.bucket.NewWriter(ctx, key, plan.ContentType(), nil)
+	if err != nil {
+		return nil, jobs.NewUserError("The export file could not be stored.", err)
+	}
+	r.Update(0, 0, 0, "Starting")
+	stats, err := s.exp.Run(ctx, plan, bw, func(p Progress) {
+		r.Update(p.Rows, max(p.Estimate, p.Rows), p.Bytes, fmt.Sprintf("%d rows exported", p.Rows))
+	})
+	if err == nil {
+		err = bw.Close()
+		if err != nil {
+			err = jobs.NewUserError("The export file could not be stored.", err)
+		}
+	}
+	if err != nil {
+		s.discard(ctx, bw, key)
+		return nil, classify(ctx, err)
+	}
+	expires := time.Now().Add(s.exp.cfg.LinkTTL).UTC().Truncate(time.Second)
+	link, err := s.bucket.SignedURL(ctx, key, expires, name)
+	if err != nil {
+		s.discard(ctx, bw, key)
+		return nil, jobs.NewUserError("The download link could not be made.", err)
+	}
+	r.Update(stats.Rows, stats.Rows, stats.Bytes, fmt.Sprintf("%d rows exported", stats.Rows))
+	return Result{
+		Dataset: plan.Dataset.Name, Format: string(plan.Format), Compression: string(plan.Compression),
+		Rows: stats.Rows, Bytes: stats.Bytes, FileName: name, DownloadURL: link, ExpiresAt: expires,
+	}, nil
+}
+
+// discard removes a partial or unusable export file; it runs even when ctx
+// is cancelled (a cancelled export must not leave its file).
+func (s *Service) discard(ctx context.Context, bw *storage.Writer, key string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := bw.Abort(); err != nil {
+		s.log.WarnContext(cctx, "export: abort upload", "key", key, "error", err)
+	}
+	if err := s.bucket.Delete(cctx, key); err != nil {
+		s.log.WarnContext(cctx, "export: delete partial file", "key", key, "error", err)
+	}
+}
+
+func (s *Service) deleteAll(ctx context.Context, prefix string) error {
+	for obj, err := range s.bucket.List(ctx, prefix, nil) {
+		if err != nil {
+			return err
+		}
+		if err := s.bucket.DeleteAny(ctx, obj.Key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// classify turns a pipeline error into what the task store acts on:
+// cancellation passes through; a database error that may go away (a lost
+// connection, a deadlock, too many clients) is retried; any other database
+// error (bad SQL, a division by zero) fails at once; storage errors are
+// retried.
+func classify(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	var serr *SourceError
+	if errors.As(err, &serr) {
+		uerr := jobs.NewUserError(serr.UserMessage(), err)
+		if transient(serr.Unwrap()) {
+			return uerr
+		}
+		return jobs.Permanent(uerr)
+	}
+	var uerr *jobs.UserError
+	if errors.As(err, &uerr) {
+		return err
+	}
+	return jobs.NewUserError("The export failed.", err)
+}
+
+func transient(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code[:2] {
+		case "08", "40", "53", "57": // connection, transaction rollback, resources, operator intervention
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||
+		strings.Contains(msg, "bad connection") || strings.Contains(msg, "invalid connection")
+}
