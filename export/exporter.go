@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/export/data"
@@ -295,14 +296,14 @@ func (e *Exporter) Run(ctx context.Context, plan *Plan, w io.Writer, progress fu
 	}
 	if err != nil {
 		_ = comp.Close() // the first error is the one to report
-		return Stats{Rows: rows, Bytes: cw.n}, err
+		return Stats{Rows: rows, Bytes: cw.n.Load()}, err
 	}
 	if err := comp.Close(); err != nil {
-		return Stats{Rows: rows, Bytes: cw.n}, fmt.Errorf("finish compression: %w", err)
+		return Stats{Rows: rows, Bytes: cw.n.Load()}, fmt.Errorf("finish compression: %w", err)
 	}
 	p.rows(rows)
 	p.flush()
-	return Stats{Rows: rows, Bytes: cw.n}, nil
+	return Stats{Rows: rows, Bytes: cw.n.Load()}, nil
 }
 
 func encodeRows(ctx context.Context, src source.Source, plan *Plan, w io.Writer, p *progressTicker) (int64, error) {
@@ -356,14 +357,16 @@ func sourceError(ctx context.Context, err error) error {
 	return &SourceError{msg: "The export failed while reading its data.", err: err}
 }
 
+// countingWriter counts the bytes written through it. The compressors write
+// from goroutines of their own while progress reads the count, hence atomic.
 type countingWriter struct {
 	w io.Writer
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
@@ -391,6 +394,6 @@ func (p *progressTicker) flush() {
 		return
 	}
 	p.last = time.Now()
-	p.cur.Bytes = p.cw.n
+	p.cur.Bytes = p.cw.n.Load()
 	p.fn(p.cur)
 }
