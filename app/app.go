@@ -35,6 +35,7 @@ type Server struct {
 	hubs     []*hub.Hub
 	handler  http.Handler
 	ready    atomic.Bool
+	workers  atomic.Bool // task workers started
 	registry *prometheus.Registry
 }
 
@@ -154,6 +155,17 @@ func (s *Server) authenticate(r *http.Request) (*hub.Principal, error) {
 	return &hub.Principal{UserID: id.UserID, Roles: id.Roles, Claims: id.Claims}, nil
 }
 
+// StartWorkers starts running tasks in this process. Serve calls it unless NoWorkers is set; a
+// server built with NoWorkers may call it later (the task benchmark measures a burn-down so).
+// Serve's shutdown stops them.
+func (s *Server) StartWorkers(ctx context.Context) error {
+	if err := s.store.Start(ctx); err != nil {
+		return fmt.Errorf("start task workers: %w", err)
+	}
+	s.workers.Store(true)
+	return nil
+}
+
 // Handler is the server's HTTP handler (for tests that serve it themselves).
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -177,8 +189,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 	if !s.cfg.NoWorkers {
-		if err := s.store.Start(ctx); err != nil {
-			return fmt.Errorf("start task workers: %w", err)
+		if err := s.StartWorkers(ctx); err != nil {
+			return err
 		}
 	}
 	for _, h := range s.hubs {
@@ -204,7 +216,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	errs := make([]error, len(s.hubs)+1)
 	var wg sync.WaitGroup
-	if !s.cfg.NoWorkers {
+	if s.workers.Load() {
 		// Running tasks get the drain time, then go back to the queue to be resumed.
 		wg.Go(func() {
 			if err := s.store.Stop(drain); err != nil {

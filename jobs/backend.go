@@ -63,6 +63,9 @@ type dialect struct {
 	lockMigrations string
 	// heartbeat refreshes a running River job's attempted_at (arg: job id).
 	heartbeat string
+	// dataModifyingCTE says the database runs INSERT/UPDATE inside WITH,
+	// which lets a task's end and its notification be one statement.
+	dataModifyingCTE bool
 }
 
 // rebindDollar turns '?' placeholders into PostgreSQL's $1, $2, … Herald's

@@ -17,7 +17,8 @@ import (
 )
 
 var postgresDialect = &dialect{
-	name: "postgres",
+	name:             "postgres",
+	dataModifyingCTE: true,
 	migrations: []string{`
 CREATE TABLE IF NOT EXISTS herald_tasks (
     id               text PRIMARY KEY,

@@ -148,19 +148,17 @@ func (s *Store) Enqueue(ctx context.Context, owner, title string, args TaskArgs)
 		return nil, fmt.Errorf("enqueue %s: %w", kind, err)
 	}
 	defer rollback(ctx, tx)
-	// The task row goes first so that a failing job insert is seen to take
-	// it back with it (the rollback above).
-	if _, err := tx.exec(ctx, `INSERT INTO herald_tasks (id, owner, kind, title, state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, id, owner, kind, title, StateQueued, now, now); err != nil {
-		return nil, fmt.Errorf("enqueue %s: insert task: %w", kind, err)
-	}
+	// The job goes first so the task row can name it; neither is visible to
+	// anyone (River's workers included) before the commit, and a failure of
+	// either takes both back (the rollback above).
 	jobID, err := tx.insertJob(ctx, args, &river.InsertOpts{MaxAttempts: s.cfg.maxAttemptsFor(kind)})
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %s: insert job: %w", kind, err)
 	}
-	t, err := scanTask(tx.queryRow(ctx, `UPDATE herald_tasks SET job_id = ? WHERE id = ? RETURNING `+taskColumns, jobID, id))
+	t, err := scanTask(tx.queryRow(ctx, `INSERT INTO herald_tasks (id, owner, kind, title, state, job_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+taskColumns, id, owner, kind, title, StateQueued, jobID, now, now))
 	if err != nil {
-		return nil, fmt.Errorf("enqueue %s: link job: %w", kind, err)
+		return nil, fmt.Errorf("enqueue %s: insert task: %w", kind, err)
 	}
 	if err := tx.commit(ctx); err != nil {
 		return nil, fmt.Errorf("enqueue %s: commit: %w", kind, err)

@@ -4,19 +4,21 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/heraldhq/herald/internal/taskbench"
 )
 
 type benchTasksCmd struct {
-	Quick     bool          `help:"Small counts, for seconds (what CI runs)."`
-	Tasks     int           `help:"Tasks (and River jobs) per measurement (default 5000, 300 with --quick)."`
-	Workers   int           `help:"Workers of Herald and of River." default:"10"`
-	Enqueuers int           `help:"Goroutines enqueuing through the API (and inserting into River)." default:"8"`
-	Databases []string      `help:"Databases to measure on." default:"sqlite,postgres" enum:"sqlite,postgres"`
-	Postgres  string        `help:"PostgreSQL to measure on (each run in a fresh schema, dropped afterwards)." default:"postgres://postgres@127.0.0.1:5432/test?sslmode=disable" placeholder:"URL"`
-	Timeout   time.Duration `help:"Limit of each measurement." default:"5m"`
+	Quick      bool          `help:"Small counts, for seconds (what CI runs)."`
+	Tasks      int           `help:"Tasks (and River jobs) per measurement (default 5000, 300 with --quick)."`
+	Workers    int           `help:"Workers of Herald and of River." default:"10"`
+	Enqueuers  int           `help:"Goroutines enqueuing through the API (and inserting into River)." default:"8"`
+	Databases  []string      `help:"Databases to measure on." default:"sqlite,postgres" enum:"sqlite,postgres"`
+	Postgres   string        `help:"PostgreSQL to measure on (each run in a fresh schema, dropped afterwards)." default:"postgres://postgres@127.0.0.1:5432/test?sslmode=disable" placeholder:"URL"`
+	Timeout    time.Duration `help:"Limit of each measurement." default:"5m"`
+	CPUProfile string        `name:"cpu-profile" help:"Write a CPU profile of the whole run to this file." type:"path" placeholder:"FILE"`
 }
 
 // Run measures, per database: River's burn-down of pre-inserted no-op jobs, River working no-op
@@ -29,6 +31,17 @@ func (b *benchTasksCmd) Run(ctx context.Context) error {
 		if b.Quick {
 			n = 300
 		}
+	}
+	if b.CPUProfile != "" {
+		f, err := os.Create(b.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Printf("herald bench tasks: %d tasks per row, %d workers, %d enqueuers\n\n", n, b.Workers, b.Enqueuers)
 	const row = "%-9s %-40s %9s %10s %19s\n"
@@ -48,6 +61,9 @@ func (b *benchTasksCmd) Run(ctx context.Context) error {
 			}},
 			{"River insert + work (no-op jobs)", func(ctx context.Context, dir string) (taskbench.Rate, error) {
 				return taskbench.RiverInsertAndWork(ctx, db, dir, n, b.Workers, b.Enqueuers)
+			}},
+			{"Herald burn-down (queued → notification)", func(ctx context.Context, dir string) (taskbench.Rate, error) {
+				return taskbench.HeraldBurnDown(ctx, db, dir, n, b.Workers, b.Enqueuers)
 			}},
 			{"Herald end to end (API → notification)", func(ctx context.Context, dir string) (taskbench.Rate, error) {
 				return taskbench.HeraldEndToEnd(ctx, db, dir, n, b.Workers, b.Enqueuers)

@@ -124,6 +124,10 @@ func run(ctx context.Context, l loader, rows int64, opts Options) error {
 		err = l.index(ctx)
 	}
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			// A cancel can surface as the driver's closed-connection error.
+			err = fmt.Errorf("%w (%v)", cerr, err)
+		}
 		// Not the caller's context: it may be what was cancelled.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()

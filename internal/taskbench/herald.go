@@ -25,6 +25,17 @@ const benchUser = "bench"
 // `enqueuers` goroutines, and times until the client has received all n
 // completion notifications.
 func HeraldEndToEnd(ctx context.Context, db Database, dir string, n, workers, enqueuers int) (Rate, error) {
+	return runHerald(ctx, db, dir, n, workers, enqueuers, false)
+}
+
+// HeraldBurnDown is HeraldEndToEnd with the workers started only once all n
+// tasks are queued: it times the work, bookkeeping and notifications alone,
+// like RiverBurnDown.
+func HeraldBurnDown(ctx context.Context, db Database, dir string, n, workers, enqueuers int) (Rate, error) {
+	return runHerald(ctx, db, dir, n, workers, enqueuers, true)
+}
+
+func runHerald(ctx context.Context, db Database, dir string, n, workers, enqueuers int, burnDown bool) (Rate, error) {
 	secret := uniqueSchema("bench-secret-of-at-least-32-bytes")
 	cfg := app.Config{
 		DataDir:         dir,
@@ -32,6 +43,8 @@ func HeraldEndToEnd(ctx context.Context, db Database, dir string, n, workers, en
 		Auth:            auth.Config{Secret: secret},
 		Logger:          discardLogger(),
 		ShutdownTimeout: 10 * time.Second,
+		NoWorkers:       burnDown,
+		Exports:         app.ExportsConfig{NoDemoData: true},
 	}
 	if db.URL != "" {
 		cfg.Jobs.Schema = uniqueSchema("herald_bench")
@@ -83,13 +96,26 @@ func HeraldEndToEnd(ctx context.Context, db Database, dir string, n, workers, en
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: enqueuers}}
 	body := []byte(`{"steps":1,"stepMs":0}`)
-	began := time.Now()
-	errc := make(chan error, 1)
-	go func() {
-		errc <- spread(ctx, n, enqueuers, func(ctx context.Context, _ int) error {
+	enqueue := func() error {
+		return spread(ctx, n, enqueuers, func(ctx context.Context, _ int) error {
 			return post(ctx, hc, base+"/api/demo/tasks", token, body)
 		})
-	}()
+	}
+	errc := make(chan error, 1)
+	var began time.Time
+	if burnDown {
+		if err := enqueue(); err != nil {
+			return Rate{}, fmt.Errorf("enqueue: %w", err)
+		}
+		began = time.Now()
+		if err := srv.StartWorkers(sctx); err != nil {
+			return Rate{}, err
+		}
+		errc <- nil
+	} else {
+		began = time.Now()
+		go func() { errc <- enqueue() }()
+	}
 	select {
 	case <-all:
 	case err := <-errc:
