@@ -306,6 +306,21 @@ func (e *Exporter) Run(ctx context.Context, plan *Plan, w io.Writer, progress fu
 	return Stats{Rows: rows, Bytes: cw.n.Load()}, nil
 }
 
+// Rows travel from the reading goroutine to the encoding one in batches:
+// batchRows rows each, pipelineBatches batches in flight. Reading (driver
+// decoding) and encoding then run on two cores at once; the bound keeps the
+// memory of the pipeline to a few thousand rows.
+const (
+	batchRows       = 1024
+	pipelineBatches = 4
+)
+
+type rowBatch struct {
+	rows [][]any
+	n    int
+}
+
+// encodeRows reads rows in one goroutine and encodes them in this one.
 func encodeRows(ctx context.Context, src source.Source, plan *Plan, w io.Writer, p *progressTicker) (int64, error) {
 	rs, err := src.Query(ctx, plan.Statement)
 	if err != nil {
@@ -316,23 +331,89 @@ func encodeRows(ctx context.Context, src source.Source, plan *Plan, w io.Writer,
 	if err != nil {
 		return 0, fmt.Errorf("start %s encoder: %w", plan.Format, err)
 	}
-	var n int64
-	for rs.Next() {
-		if err := enc.Write(rs.Values()); err != nil {
-			return n, fmt.Errorf("encode row %d: %w", n+1, err)
+	width := len(rs.Columns())
+	free, full := make(chan *rowBatch, pipelineBatches), make(chan *rowBatch, pipelineBatches)
+	for range pipelineBatches {
+		b := &rowBatch{rows: make([][]any, batchRows)}
+		for i := range b.rows {
+			b.rows[i] = make([]any, width)
 		}
-		n++
-		if n&1023 == 0 {
-			p.rows(n)
-		}
+		free <- b
 	}
-	if err := rs.Err(); err != nil {
+	stop := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() { readErr <- readBatches(rs, free, full, stop) }()
+
+	var n int64
+	var werr error
+	for b := range full {
+		for _, row := range b.rows[:b.n] {
+			if werr = enc.Write(row); werr != nil {
+				werr = fmt.Errorf("encode row %d: %w", n+1, werr)
+				break
+			}
+			n++
+		}
+		if werr != nil {
+			close(stop)
+			for range full { // let the reader finish its send and see stop
+			}
+			break
+		}
+		free <- b
+		p.rows(n)
+	}
+	if err := <-readErr; err != nil && werr == nil {
 		return n, sourceError(ctx, err)
+	}
+	if werr != nil {
+		return n, werr
 	}
 	if err := enc.Close(); err != nil {
 		return n, fmt.Errorf("finish %s file: %w", plan.Format, err)
 	}
 	return n, nil
+}
+
+// readBatches fills batches from free with rows and sends them on full,
+// which it closes at the end; it returns the rows' error. Values are copied:
+// a Rows may reuse its slice and the []byte in it on Next.
+func readBatches(rs data.Rows, free <-chan *rowBatch, full chan<- *rowBatch, stop <-chan struct{}) error {
+	defer close(full)
+	var b *rowBatch
+	for rs.Next() {
+		if b == nil {
+			select {
+			case b = <-free:
+				b.n = 0
+			case <-stop:
+				return nil
+			}
+		}
+		row := b.rows[b.n]
+		for i, v := range rs.Values() {
+			if bs, ok := v.([]byte); ok {
+				v = append([]byte(nil), bs...)
+			}
+			row[i] = v
+		}
+		b.n++
+		if b.n == len(b.rows) {
+			select {
+			case full <- b:
+				b = nil
+			case <-stop:
+				return nil
+			}
+		}
+	}
+	if b != nil && b.n > 0 {
+		select {
+		case full <- b:
+		case <-stop:
+		}
+	}
+	return rs.Err()
 }
 
 // SourceError is a failure of the dataset's database: its message is safe

