@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/herald
 FUZZTIME ?= 10s
 
-.PHONY: help run build test test-go test-interop fuzz lint bench bench-smoke e2e clean
+.PHONY: help azurite run build test test-go test-interop fuzz lint bench bench-smoke e2e clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -17,7 +17,10 @@ build: ## Build bin/herald.
 
 test: lint test-go fuzz bench-smoke test-interop ## Everything CI checks: lint, Go tests with -race, short fuzz runs, interop tests, a seconds-long load run.
 
-test-go: ## Go tests with the race detector.
+azurite: ## Install and start Azurite (the Azure Blob emulator of the storage tests) on 127.0.0.1:10000 unless it runs.
+	test/azurite/start.sh
+
+test-go: azurite ## Go tests with the race detector (Azurite started first).
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each.
