@@ -23,6 +23,10 @@ type backend interface {
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
 	stopAndCancel(ctx context.Context) error
+	// lockMigrations holds off other processes' migrations until unlock:
+	// several processes starting at once on a new database would otherwise
+	// run River's migrations side by side, and all but one fail.
+	lockMigrations(ctx context.Context) (unlock func(), err error)
 	close()
 }
 
@@ -58,9 +62,6 @@ type dialect struct {
 	name string
 	// migrations are Herald's own schema steps, applied in order once each.
 	migrations []string
-	// lockMigrations serialises concurrent migrators ("" when the database
-	// has a single writer anyway).
-	lockMigrations string
 	// heartbeat refreshes a running River job's attempted_at (arg: job id).
 	heartbeat string
 	// dataModifyingCTE says the database runs INSERT/UPDATE inside WITH,

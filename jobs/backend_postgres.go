@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -55,8 +56,7 @@ CREATE INDEX IF NOT EXISTS herald_notifications_owner_created ON herald_notifica
 		// 2: bytes written and estimated end, for exports.
 		`ALTER TABLE herald_tasks ADD COLUMN progress_bytes bigint NOT NULL DEFAULT 0;
 ALTER TABLE herald_tasks ADD COLUMN progress_eta bigint;`},
-	lockMigrations: `SELECT pg_advisory_xact_lock(hashtext('herald_migrations'))`,
-	heartbeat:      `UPDATE river_job SET attempted_at = now() WHERE id = ? AND state = 'running'`,
+	heartbeat: `UPDATE river_job SET attempted_at = now() WHERE id = ? AND state = 'running'`,
 }
 
 type postgresBackend struct {
@@ -87,7 +87,11 @@ func openPostgres(ctx context.Context, cfg Config) (*postgresBackend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{cfg.Schema}.Sanitize()); err != nil {
+	// IF NOT EXISTS does not make two sessions creating the same schema at once
+	// safe: the loser gets a unique violation, which means the schema is there.
+	var pgErr *pgconn.PgError
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{cfg.Schema}.Sanitize()); err != nil &&
+		!(errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "42P06")) {
 		pool.Close()
 		return nil, fmt.Errorf("create schema %q: %w", cfg.Schema, err)
 	}
@@ -123,6 +127,29 @@ func (b *postgresBackend) stopAndCancel(ctx context.Context) error {
 	return b.client.StopAndCancel(ctx)
 }
 func (b *postgresBackend) close() { b.pool.Close() }
+
+// lockMigrations takes a session advisory lock, per schema, on a connection
+// of its own, held until unlock.
+func (b *postgresBackend) lockMigrations(ctx context.Context) (func(), error) {
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := "herald_migrations:" + b.schema
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext($1))`, key); err != nil {
+		conn.Release()
+		return nil, err
+	}
+	return func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtext($1))`, key); err != nil {
+			// Closing the session releases its locks; a pool connection would keep them.
+			_ = conn.Conn().Close(uctx)
+		}
+		conn.Release()
+	}, nil
+}
 
 func (b *postgresBackend) begin(ctx context.Context) (txn, error) {
 	tx, err := b.pool.Begin(ctx)

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -60,6 +62,7 @@ ALTER TABLE herald_tasks ADD COLUMN progress_eta INTEGER;`},
 }
 
 type sqliteBackend struct {
+	path   string
 	db     *sql.DB
 	logger *slog.Logger
 	client *river.Client[*sql.Tx]
@@ -90,7 +93,7 @@ func openSQLite(ctx context.Context, cfg Config) (*sqliteBackend, error) {
 		_ = db.Close() // the ping error is the one worth returning
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
 	}
-	return &sqliteBackend{db: db, logger: cfg.Logger}, nil
+	return &sqliteBackend{path: path, db: db, logger: cfg.Logger}, nil
 }
 
 func (b *sqliteBackend) dialect() *dialect { return sqliteDialect }
@@ -118,6 +121,34 @@ func (b *sqliteBackend) newClient(cfg *river.Config) error {
 func (b *sqliteBackend) start(ctx context.Context) error         { return b.client.Start(ctx) }
 func (b *sqliteBackend) stop(ctx context.Context) error          { return b.client.Stop(ctx) }
 func (b *sqliteBackend) stopAndCancel(ctx context.Context) error { return b.client.StopAndCancel(ctx) }
+
+// lockMigrations holds an exclusive flock on herald.db.migrate-lock beside
+// the database: River's SQLite migrations check and create their tables in
+// separate steps, so two processes migrating at once collide.
+func (b *sqliteBackend) lockMigrations(ctx context.Context) (func(), error) {
+	f, err := os.OpenFile(b.path+".migrate-lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			_ = f.Close() // the context's error is the one to report
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		_ = f.Close() // the flock error is the one to report
+		return nil, err
+	}
+	return func() { _ = f.Close() }, nil // closing the file releases the lock
+}
+
 func (b *sqliteBackend) close() {
 	if err := b.db.Close(); err != nil {
 		b.logger.Warn("close sqlite", slog.String("error", err.Error()))

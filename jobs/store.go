@@ -195,6 +195,11 @@ func (s *Store) Close() { s.be.close() }
 // migrate runs River's migrations, then Herald's own steps not yet applied,
 // each in a transaction that also records it.
 func (s *Store) migrate(ctx context.Context) error {
+	unlock, err := s.be.lockMigrations(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: lock: %w", err)
+	}
+	defer unlock()
 	if err := s.be.migrateRiver(ctx); err != nil {
 		return err
 	}
@@ -203,11 +208,6 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("herald migrations: %w", err)
 	}
 	defer rollback(ctx, tx)
-	if s.d.lockMigrations != "" {
-		if _, err := tx.exec(ctx, s.d.lockMigrations); err != nil {
-			return fmt.Errorf("herald migrations: lock: %w", err)
-		}
-	}
 	if _, err := tx.exec(ctx, `CREATE TABLE IF NOT EXISTS herald_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("herald migrations: %w", err)
 	}

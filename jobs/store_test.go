@@ -23,7 +23,21 @@ func TestMigrationsIdempotent(t *testing.T) {
 	})
 }
 
-// badArgs cannot be encoded, so River's insert fails after the task row.
+// Several processes starting at once on a new database all migrate it.
+func TestConcurrentMigrations(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, cfg Config) {
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() { errs <- Migrate(context.Background(), cfg) }()
+		}
+		for range 4 {
+			require.NoError(t, <-errs)
+		}
+	})
+}
+
+// badArgs cannot be encoded, so River's insert fails and nothing may remain.
 type badArgs struct {
 	TaskID string   `json:"taskId"`
 	Bad    chan int `json:"bad"`
