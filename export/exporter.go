@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -271,9 +272,23 @@ func (e *Exporter) Run(ctx context.Context, plan *Plan, w io.Writer, progress fu
 	p := &progressTicker{every: e.cfg.ProgressInterval, fn: progress, cur: Progress{StartedAt: time.Now()}, cw: cw}
 	if progress != nil {
 		// A cheap planner estimate: a progress bar, not a promise.
-		if n, err := src.Estimate(ctx, plan.Statement); err == nil {
-			p.cur.Estimate = n
-		} else if ctx.Err() == nil {
+		n, err := src.Estimate(ctx, plan.Statement)
+		switch {
+		case err == nil && n > 0:
+			p.estimate.Store(n)
+		case err == nil:
+			// No planner estimate (SQLite): count the rows beside the export,
+			// on another connection, and give up after countTimeout.
+			cctx, cancel := context.WithTimeout(ctx, countTimeout)
+			counted := make(chan struct{})
+			defer func() { cancel(); <-counted }()
+			go func() {
+				defer close(counted)
+				if n, err := countRows(cctx, src, plan.Statement); err == nil {
+					p.estimate.Store(n)
+				}
+			}()
+		case ctx.Err() == nil:
 			e.cfg.Logger.DebugContext(ctx, "export: no row estimate", "dataset", plan.Dataset.Name, "error", err)
 		}
 	}
@@ -453,11 +468,36 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // progressTicker calls fn at most once per interval with the rows so far.
 type progressTicker struct {
-	every time.Duration
-	fn    func(Progress)
-	cur   Progress
-	cw    *countingWriter
-	last  time.Time
+	every    time.Duration
+	fn       func(Progress)
+	cur      Progress
+	cw       *countingWriter
+	last     time.Time
+	estimate atomic.Int64 // set by the estimate, maybe late (a count running beside)
+}
+
+// countTimeout bounds the row count run beside an export whose source gives
+// no estimate; past it the export goes on without a total.
+const countTimeout = 30 * time.Second
+
+// countRows counts the statement's rows: SELECT COUNT(*) FROM (statement).
+func countRows(ctx context.Context, src source.Source, st data.Statement) (int64, error) {
+	parts := slices.Clone(st.Parts)
+	parts[0] = "SELECT COUNT(*) FROM (" + parts[0]
+	parts[len(parts)-1] += "\n) AS herald_count"
+	rows, err := src.Query(ctx, data.Statement{Parts: parts, Args: st.Args})
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return 0, rows.Err()
+	}
+	n, ok := rows.Values()[0].(int64)
+	if !ok {
+		return 0, fmt.Errorf("count is a %T", rows.Values()[0])
+	}
+	return n, nil
 }
 
 func (p *progressTicker) rows(n int64) {
@@ -476,5 +516,6 @@ func (p *progressTicker) flush() {
 	}
 	p.last = time.Now()
 	p.cur.Bytes = p.cw.n.Load()
+	p.cur.Estimate = p.estimate.Load()
 	p.fn(p.cur)
 }
