@@ -59,8 +59,10 @@
 //
 // NewWriter streams: file storage writes a temp file beside the target and renames it on
 // Close; Azure stages blocks and S3 uploads multipart parts of Config.UploadPartSize
-// (8 MiB), Config.UploadConcurrency (2) at a time, so an upload holds about 24 MiB at most
-// whatever the file's size. Nothing appears under the key until Close succeeds; Abort, or
+// (8 MiB), Config.UploadConcurrency (2) at a time, so an upload holds about 24 MiB on Azure
+// whatever the file's size. On S3 the AWS upload manager first reads up to 16 MiB (objects
+// smaller than that go up in one request) and then parts: about 40 MiB at the peak; gocloud
+// does not let that threshold be changed. Nothing appears under the key until Close succeeds; Abort, or
 // cancelling the context given to NewWriter, discards the upload. Always Close or Abort a
 // Writer: the Azure upload runs in a goroutine that only they end.
 //

@@ -39,7 +39,8 @@ var _ io.WriteCloser = (*Writer)(nil)
 // NewWriter starts a streaming upload to key. Memory stays bounded: file storage writes to
 // a temp file beside the target and renames it on Close; Azure and S3 upload blocks/parts of
 // Config.UploadPartSize, at most Config.UploadConcurrency at a time, so one upload holds
-// about UploadPartSize × (UploadConcurrency+1) bytes whatever the object's size.
+// about UploadPartSize × (UploadConcurrency+1) bytes whatever the object's size (on S3 plus the
+// 16 MiB the AWS upload manager reads first: about 40 MiB in all).
 //
 // contentType defaults to application/octet-stream (no sniffing, which would buffer).
 // Cancelling ctx before Close aborts the upload: Close then fails and no object is left.
