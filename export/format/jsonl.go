@@ -7,9 +7,9 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/heraldhq/herald/export/data"
+	"github.com/heraldhq/herald/internal/jsonx"
 )
 
 // jsonlEncoder writes JSON Lines: one object per row, keys in column order,
@@ -119,67 +119,10 @@ func (e *jsonlEncoder) appendValue(c data.Column, v any) error {
 	return nil
 }
 
-// jsonSafe marks the ASCII bytes that go into a JSON string unescaped.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString writes s as a JSON string. Control characters, quote and
-// backslash are escaped, invalid UTF-8 becomes U+FFFD, and U+2028/U+2029 are
-// escaped so that a line is also valid JavaScript. HTML characters are left
-// alone (unlike encoding/json's default): the output is a file, not a page.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// appendJSONString writes s as a JSON string (see jsonx.AppendString). HTML
+// characters are left alone, unlike encoding/json's default: the output is a
+// file, not a page.
+func appendJSONString(b []byte, s string) []byte { return jsonx.AppendString(b, s) }
 
 func (e *jsonlEncoder) flush() error {
 	if len(e.buf) == 0 {
