@@ -71,7 +71,9 @@ func (s *linkSigner) verify(key string, q url.Values, now time.Time) (string, er
 	if err != nil || strconv.FormatInt(exp, 10) != expRaw {
 		return "", errLinkInvalid
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(sigRaw)
+	// Strict: a signature with non-zero padding bits decodes to the same MAC; accept only the
+	// one spelling the signer writes.
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(sigRaw)
 	if err != nil {
 		return "", errLinkInvalid
 	}
