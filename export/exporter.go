@@ -224,6 +224,9 @@ func (e *Exporter) Prepare(req Request, roles []string) (*Plan, error) {
 		}
 		opts.Delimiter = r[0]
 	}
+	if err := opts.Validate(); err != nil {
+		return nil, &RequestError{Code: "invalid_format", Message: userText(err), err: err}
+	}
 	st, err := d.Bind(req.Params)
 	if err != nil {
 		var verr *ValidationError
@@ -344,7 +347,9 @@ func encodeRows(ctx context.Context, src source.Source, plan *Plan, w io.Writer,
 	defer rs.Close()
 	enc, err := format.NewEncoder(plan.Format, w, rs.Columns(), plan.Options)
 	if err != nil {
-		return 0, fmt.Errorf("start %s encoder: %w", plan.Format, err)
+		// Options were checked by Prepare; what is left is the columns, which a retry
+		// does not change.
+		return 0, &SetupError{err: fmt.Errorf("start %s encoder: %w", plan.Format, err)}
 	}
 	width := len(rs.Columns())
 	free, full := make(chan *rowBatch, pipelineBatches), make(chan *rowBatch, pipelineBatches)
@@ -430,6 +435,15 @@ func readBatches(rs data.Rows, free <-chan *rowBatch, full chan<- *rowBatch, sto
 	}
 	return rs.Err()
 }
+
+// SetupError is an export that cannot start for a reason a retry does not
+// change, such as a column of a type the format cannot hold.
+type SetupError struct{ err error }
+
+func (e *SetupError) Error() string { return e.err.Error() }
+
+// Unwrap returns the cause.
+func (e *SetupError) Unwrap() error { return e.err }
 
 // SourceError is a failure of the dataset's database: its message is safe
 // to show users, its cause (Unwrap) goes to the log.

@@ -127,7 +127,13 @@ func (s *Service) run(ctx context.Context, a Args, r *jobs.Reporter) (any, error
 	}
 	r.Update(0, 0, 0, "Starting")
 	stats, err := s.exp.Run(ctx, plan, bw, func(p Progress) {
-		r.Update(p.Rows, max(p.Estimate, p.Rows), p.Bytes, fmt.Sprintf("%d rows exported", p.Rows))
+		// No total until an estimate is known, and none once the rows outgrow it: a bar at
+		// 100 % that drops back, or stays full while rows keep coming, says something false.
+		total := p.Estimate
+		if total <= p.Rows {
+			total = 0
+		}
+		r.Update(p.Rows, total, p.Bytes, fmt.Sprintf("%d rows exported", p.Rows))
 	})
 	if err == nil {
 		err = bw.Close()
@@ -193,6 +199,10 @@ func classify(ctx context.Context, err error) error {
 			return uerr
 		}
 		return jobs.Permanent(uerr)
+	}
+	var setup *SetupError
+	if errors.As(err, &setup) {
+		return jobs.Permanent(jobs.NewUserError("The export cannot be made in this format.", err))
 	}
 	var uerr *jobs.UserError
 	if errors.As(err, &uerr) {

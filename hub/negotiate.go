@@ -83,11 +83,13 @@ func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (*Principal, 
 		return nil, true
 	}
 	p, err := h.opts.Authenticate(r)
+	challenge := `Bearer error="invalid_token"`
 	if err == nil && p == nil && h.opts.RequireAuth {
-		err = errors.New("authentication required")
+		// No credentials at all: RFC 6750 §3.1 says no error code then.
+		err, challenge = errors.New("authentication required"), "Bearer"
 	}
 	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		w.Header().Set("WWW-Authenticate", challenge)
 		http.Error(w, "Unauthorized: "+err.Error(), http.StatusUnauthorized)
 		return nil, false
 	}

@@ -40,3 +40,16 @@ func TestEnvironmentAndFlagsOverrideTheFile(t *testing.T) {
 	require.Equal(t, "127.0.0.1:9001", c.Serve.Addr)
 	require.Equal(t, 2000, c.Serve.MaxMessageSize)
 }
+
+func TestConfigFileRefusesUnknownKeys(t *testing.T) {
+	for _, text := range []string{"jwt-secert: x\n", "serve:\n  adress: x\n", "serve: 3\n"} {
+		file := filepath.Join(t.TempDir(), "herald.yaml")
+		require.NoError(t, os.WriteFile(file, []byte(text), 0o600))
+		var c cli
+		k, err := kong.New(&c, kong.Configuration(yamlLoader, file), kong.DefaultEnvars("HERALD"))
+		if err == nil {
+			_, err = k.Parse([]string{"serve"})
+		}
+		require.ErrorContains(t, err, "config file:", text)
+	}
+}

@@ -125,6 +125,11 @@ func openOutput(path string) (io.Writer, func(ok bool) error, error) {
 			_ = os.Remove(f.Name()) // a partial file is worth nothing
 			return cerr
 		}
+		// CreateTemp makes the file 0600; the export is an ordinary output file.
+		if err := os.Chmod(f.Name(), 0o644); err != nil {
+			_ = os.Remove(f.Name()) // the chmod error is the one to report
+			return err
+		}
 		return os.Rename(f.Name(), path)
 	}, nil
 }

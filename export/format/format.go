@@ -167,6 +167,10 @@ func (o Options) WithDefaults() Options {
 	return o
 }
 
+// Validate checks options as NewEncoder will, so that a request can be
+// refused before any work starts.
+func (o Options) Validate() error { return o.WithDefaults().validate() }
+
 func (o Options) validate() error {
 	switch d := o.Delimiter; {
 	case d == '"' || d == '\r' || d == '\n':
