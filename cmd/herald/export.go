@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -81,7 +82,7 @@ func (c *exportCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		delim = ""
 	}
 	// The command line may use every dataset, whatever its role.
-	plan, err := exp.Prepare(export.Request{Dataset: c.Dataset, Format: c.Format, Compression: c.Compression, Params: params, Delimiter: delim}, allRoles(reg))
+	plan, err := exp.Prepare(export.Request{Dataset: c.Dataset, Format: c.Format, Compression: c.Compression, Params: params, Delimiter: delim}, reg.Roles())
 	if err != nil {
 		return err
 	}
@@ -107,15 +108,13 @@ func (c *exportCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	return nil
 }
 
-func allRoles(r *export.Registry) []string { return r.Roles() }
-
 // openOutput opens path for writing through a temporary file renamed into place on success,
 // so a failed export leaves nothing behind; "-" is standard output.
 func openOutput(path string) (io.Writer, func(ok bool) error, error) {
 	if path == "-" {
 		return os.Stdout, func(bool) error { return nil }, nil
 	}
-	f, err := os.CreateTemp(dirOf(path), ".herald-export-*")
+	f, err := os.CreateTemp(filepath.Dir(path), ".herald-export-*")
 	if err != nil {
 		return nil, nil, fmt.Errorf("create output: %w", err)
 	}
@@ -132,13 +131,6 @@ func openOutput(path string) (io.Writer, func(ok bool) error, error) {
 		}
 		return os.Rename(f.Name(), path)
 	}, nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, os.PathSeparator); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
 }
 
 // progressLine draws rows, bytes, rate and ETA on one terminal line.

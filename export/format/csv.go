@@ -2,7 +2,6 @@ package format
 
 import (
 	"encoding/base64"
-	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -185,17 +184,7 @@ func (e *csvEncoder) appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-func (e *csvEncoder) flush() error {
-	if len(e.buf) == 0 {
-		return nil
-	}
-	_, err := e.w.Write(e.buf)
-	e.buf = e.buf[:0]
-	if err != nil {
-		return e.fail(fmt.Errorf("format: write csv: %w", err))
-	}
-	return nil
-}
+func (e *csvEncoder) flush() error { return e.flushTo(e.w, &e.buf, "csv") }
 
 func (e *csvEncoder) Close() error {
 	if err := e.closing(); err != nil {

@@ -2,7 +2,6 @@ package format
 
 import (
 	"encoding/base64"
-	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -33,7 +32,7 @@ func newJSONLEncoder(w io.Writer, cols []data.Column) *jsonlEncoder {
 		if i == 0 {
 			k[0] = '{'
 		}
-		k = appendJSONString(k, c.Name)
+		k = jsonx.AppendString(k, c.Name)
 		e.keys[i] = append(k, ':')
 	}
 	return e
@@ -71,7 +70,7 @@ func (e *jsonlEncoder) appendValue(c data.Column, v any) error {
 	case data.TypeString:
 		var s string
 		if s, ok = v.(string); ok {
-			e.buf = appendJSONString(e.buf, s)
+			e.buf = jsonx.AppendString(e.buf, s)
 		}
 	case data.TypeInt:
 		// Written as a number even beyond 2^53: exact for Go, Python, jq 1.7;
@@ -119,22 +118,7 @@ func (e *jsonlEncoder) appendValue(c data.Column, v any) error {
 	return nil
 }
 
-// appendJSONString writes s as a JSON string (see jsonx.AppendString). HTML
-// characters are left alone, unlike encoding/json's default: the output is a
-// file, not a page.
-func appendJSONString(b []byte, s string) []byte { return jsonx.AppendString(b, s) }
-
-func (e *jsonlEncoder) flush() error {
-	if len(e.buf) == 0 {
-		return nil
-	}
-	_, err := e.w.Write(e.buf)
-	e.buf = e.buf[:0]
-	if err != nil {
-		return e.fail(fmt.Errorf("format: write jsonl: %w", err))
-	}
-	return nil
-}
+func (e *jsonlEncoder) flush() error { return e.flushTo(e.w, &e.buf, "jsonl") }
 
 func (e *jsonlEncoder) Close() error {
 	if err := e.closing(); err != nil {

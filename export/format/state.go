@@ -1,5 +1,10 @@
 package format
 
+import (
+	"fmt"
+	"io"
+)
+
 // state is what every encoder tracks the same way: the first error, which
 // is sticky, and whether Close was called.
 type state struct {
@@ -29,4 +34,18 @@ func (s *state) closing() error {
 	}
 	s.closed = true
 	return s.err
+}
+
+// flushTo writes *buf to w and empties it; a write error becomes the sticky
+// error, naming the format.
+func (s *state) flushTo(w io.Writer, buf *[]byte, format string) error {
+	if len(*buf) == 0 {
+		return nil
+	}
+	_, err := w.Write(*buf)
+	*buf = (*buf)[:0]
+	if err != nil {
+		return s.fail(fmt.Errorf("format: write %s: %w", format, err))
+	}
+	return nil
 }

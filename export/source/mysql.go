@@ -58,17 +58,9 @@ func (s *mysqlSource) Query(ctx context.Context, st data.Statement) (data.Rows, 
 	if err != nil {
 		return nil, fmt.Errorf("query mysql: %w", err)
 	}
-	qctx, cancel := context.WithCancel(ctx)
-	rows, err := s.db.QueryContext(qctx, st.SQL(qmark), args...)
+	rows, cancel, cts, err := querySQL(ctx, s.db, "mysql", st.SQL(qmark), args)
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("query mysql: %w", err)
-	}
-	cts, err := rows.ColumnTypes()
-	if err != nil {
-		cancel()
-		_ = rows.Close() // the column error is the one worth returning
-		return nil, fmt.Errorf("query mysql: column types: %w", err)
+		return nil, err
 	}
 	cols := make([]data.Column, len(cts))
 	for i, ct := range cts {

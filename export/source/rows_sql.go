@@ -32,6 +32,25 @@ type sqlRows struct {
 
 var _ data.Rows = (*sqlRows)(nil)
 
+// querySQL starts a query through database/sql (SQLite, MySQL) in a context
+// of its own, which the returned cancel ends, and returns its column types.
+// dialect names the database in errors.
+func querySQL(ctx context.Context, db *sql.DB, dialect, query string, args []any) (*sql.Rows, context.CancelFunc, []*sql.ColumnType, error) {
+	qctx, cancel := context.WithCancel(ctx)
+	rows, err := db.QueryContext(qctx, query, args...)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, fmt.Errorf("query %s: %w", dialect, err)
+	}
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		cancel()
+		_ = rows.Close() // the column error is the one worth returning
+		return nil, nil, nil, fmt.Errorf("query %s: column types: %w", dialect, err)
+	}
+	return rows, cancel, cts, nil
+}
+
 // newSQLRows prepares scanning of rows whose column types are known;
 // useRaw selects RawBytes scanning for string and bytes columns. cancel
 // cancels the context the query runs in.

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/jsonx"
 )
 
 // Each fuzz target checks, for any input: no panic; errors are *Error or ErrMessageTooLarge; the
@@ -108,7 +110,7 @@ func FuzzJSONString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		require.Equal(t, stdJSON(t, s), string(jsonAppendString(nil, s)))
+		require.Equal(t, stdJSON(t, s), string(jsonx.AppendString(nil, s)))
 	})
 }
 

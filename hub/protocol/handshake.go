@@ -3,6 +3,8 @@ package protocol
 import (
 	"bytes"
 	"strconv"
+
+	"github.com/heraldhq/herald/internal/jsonx"
 )
 
 // The handshake is the first record each way, always JSON text ended by 0x1E, whatever hub protocol
@@ -56,7 +58,7 @@ func ParseHandshakeRequest(data []byte, maxSize int) (HandshakeRequest, int, err
 // AppendHandshakeRequest appends the client's handshake record for req.
 func AppendHandshakeRequest(dst []byte, req HandshakeRequest) []byte {
 	dst = append(dst, `{"protocol":`...)
-	dst = jsonAppendString(dst, req.Protocol)
+	dst = jsonx.AppendString(dst, req.Protocol)
 	dst = append(dst, `,"version":`...)
 	dst = strconv.AppendInt(dst, int64(req.Version), 10)
 	return append(dst, '}', RecordSeparator)
@@ -69,7 +71,7 @@ func AppendHandshakeResponse(dst []byte, errMsg string) []byte {
 		return append(dst, '{', '}', RecordSeparator)
 	}
 	dst = append(dst, `{"error":`...)
-	dst = jsonAppendString(dst, errMsg)
+	dst = jsonx.AppendString(dst, errMsg)
 	return append(dst, '}', RecordSeparator)
 }
 

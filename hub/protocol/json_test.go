@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/internal/jsonx"
 )
 
 const rs = "\x1e"
@@ -212,7 +214,7 @@ func TestJSONStringEscapingMatchesEncodingJSON(t *testing.T) {
 		inputs = append(inputs, string([]byte{byte(b)}), "x"+string([]byte{byte(b)})+"y")
 	}
 	for _, s := range inputs {
-		require.Equal(t, stdJSON(t, s), string(jsonAppendString(nil, s)), "%q", s)
+		require.Equal(t, stdJSON(t, s), string(jsonx.AppendString(nil, s)), "%q", s)
 	}
 }
 

@@ -48,7 +48,7 @@ func (*jsonHubProtocol) AppendMessage(dst []byte, m Message) ([]byte, error) {
 		switch {
 		case m.Error != "":
 			dst = append(dst, `,"error":`...)
-			dst = jsonAppendString(dst, m.Error)
+			dst = jsonx.AppendString(dst, m.Error)
 		case m.HasResult:
 			dst = append(dst, `,"result":`...)
 			dst, err = jsonAppendValue(dst, m.Result)
@@ -68,7 +68,7 @@ func (*jsonHubProtocol) AppendMessage(dst []byte, m Message) ([]byte, error) {
 		dst = append(dst, `{"type":7`...)
 		if m.Error != "" {
 			dst = append(dst, `,"error":`...)
-			dst = jsonAppendString(dst, m.Error)
+			dst = jsonx.AppendString(dst, m.Error)
 		}
 		if m.AllowReconnect {
 			dst = append(dst, `,"allowReconnect":true`...)
@@ -108,9 +108,9 @@ func jsonAppendHead(dst []byte, t MessageType, headers map[string]string) []byte
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = jsonAppendString(dst, k)
+		dst = jsonx.AppendString(dst, k)
 		dst = append(dst, ':')
-		dst = jsonAppendString(dst, headers[k])
+		dst = jsonx.AppendString(dst, headers[k])
 	}
 	return append(dst, '}')
 }
@@ -128,7 +128,7 @@ func sortedKeys(h map[string]string) []string {
 
 func jsonAppendInvocationID(dst []byte, id string) []byte {
 	dst = append(dst, `,"invocationId":`...)
-	return jsonAppendString(dst, id)
+	return jsonx.AppendString(dst, id)
 }
 
 // jsonAppendCall writes the body of an Invocation or StreamInvocation after the headers.
@@ -137,7 +137,7 @@ func jsonAppendCall(dst []byte, id string, writeID bool, target string, args []a
 		dst = jsonAppendInvocationID(dst, id)
 	}
 	dst = append(dst, `,"target":`...)
-	dst = jsonAppendString(dst, target)
+	dst = jsonx.AppendString(dst, target)
 	dst = append(dst, `,"arguments":[`...)
 	for i, a := range args {
 		if i > 0 {
@@ -155,7 +155,7 @@ func jsonAppendCall(dst []byte, id string, writeID bool, target string, args []a
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = jsonAppendString(dst, s)
+			dst = jsonx.AppendString(dst, s)
 		}
 		dst = append(dst, ']')
 	}
@@ -175,7 +175,7 @@ func jsonAppendValue(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, v...), nil
 	case string:
-		return jsonAppendString(dst, v), nil
+		return jsonx.AppendString(dst, v), nil
 	case bool:
 		return strconv.AppendBool(dst, v), nil
 	case int:
@@ -246,7 +246,3 @@ func jsonAppendFloat(dst []byte, f float64) ([]byte, error) {
 	}
 	return dst, nil
 }
-
-// jsonAppendString writes s as a JSON string literal, byte for byte as encoding/json does with HTML
-// escaping off.
-func jsonAppendString(dst []byte, s string) []byte { return jsonx.AppendString(dst, s) }

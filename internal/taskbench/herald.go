@@ -3,6 +3,8 @@ package taskbench
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,7 +38,9 @@ func HeraldBurnDown(ctx context.Context, db Database, dir string, n, workers, en
 }
 
 func runHerald(ctx context.Context, db Database, dir string, n, workers, enqueuers int, burnDown bool) (Rate, error) {
-	secret := uniqueSchema("bench-secret-of-at-least-32-bytes")
+	var raw [32]byte
+	_, _ = rand.Read(raw[:]) // crypto/rand does not fail on Linux
+	secret := hex.EncodeToString(raw[:])
 	cfg := app.Config{
 		DataDir:         dir,
 		Jobs:            jobs.Config{DatabaseURL: db.URL, Workers: workers, Logger: discardLogger()},
