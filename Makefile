@@ -29,7 +29,8 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each; a crasher fails 
 test-interop: build ## Interop tests with the official @microsoft/signalr client under Node.
 	cd test/interop && npm ci --no-audit --no-fund --loglevel=error && HERALD_BIN=$(CURDIR)/$(BIN) npm test
 
-lint: ## gofmt and go vet.
+lint: ## gofmt, go vet, and no tracked file over 1 MiB.
+	scripts/check-file-sizes.sh
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 

@@ -19,7 +19,7 @@ import (
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/backplane"
 	"github.com/heraldhq/herald/hub"
-	"github.com/heraldhq/herald/internal/conformance"
+	"github.com/heraldhq/herald/hub/conformance"
 	"github.com/heraldhq/herald/internal/httpx"
 	"github.com/heraldhq/herald/jobs"
 	"github.com/heraldhq/herald/storage"

@@ -20,7 +20,7 @@ import (
 
 	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/hub"
-	"github.com/heraldhq/herald/internal/conformance"
+	"github.com/heraldhq/herald/hub/conformance"
 )
 
 // The benchmarks run against the in-process test hub, and against the same hub in another process

@@ -13,8 +13,8 @@ import (
 
 	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/hub/conformance"
 	"github.com/heraldhq/herald/hub/protocol"
-	"github.com/heraldhq/herald/internal/conformance"
 )
 
 type point struct {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/hub"
-	"github.com/heraldhq/herald/internal/conformance"
+	"github.com/heraldhq/herald/hub/conformance"
 )
 
 // exampleHub serves a Herald hub with the conformance methods (Echo, Count, Sum, AskCaller,

@@ -17,7 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/hub"
-	"github.com/heraldhq/herald/internal/conformance"
+	"github.com/heraldhq/herald/hub/conformance"
 )
 
 // Every test must leave no goroutine behind: the clients' readers, writers and handlers, the test

@@ -17,7 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/hub"
-	"github.com/heraldhq/herald/internal/conformance"
+	"github.com/heraldhq/herald/hub/conformance"
 )
 
 // bearerAuth accepts "Bearer user:<name>" (header, or access_token in the query when query is

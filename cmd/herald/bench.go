@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/client"
-	"github.com/heraldhq/herald/internal/loadgen"
+	"github.com/heraldhq/herald/cmd/herald/internal/loadgen"
 )
 
 type benchCmd struct {

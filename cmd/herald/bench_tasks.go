@@ -7,7 +7,7 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/heraldhq/herald/internal/taskbench"
+	"github.com/heraldhq/herald/cmd/herald/internal/taskbench"
 )
 
 type benchTasksCmd struct {
