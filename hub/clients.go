@@ -140,9 +140,7 @@ type single struct {
 func (s *single) Invoke(ctx context.Context, method string, args ...any) (Result, error) {
 	c := s.local
 	if c == nil {
-		s.h.mu.RLock()
-		c = s.h.conns[s.id]
-		s.h.mu.RUnlock()
+		c = s.h.reg.conn(s.id)
 	}
 	if c == nil {
 		return Result{}, fmt.Errorf("hub: connection %q is not connected to this node: %w", s.id, ErrConnectionClosed)
@@ -177,44 +175,36 @@ func (g *Groups) change(ctx context.Context, kind envelopeKind, connectionID, gr
 		return &Error{Message: fmt.Sprintf("A group name must have 1 to %d bytes.", MaxGroupNameLength)}
 	}
 	h := g.h
-	h.mu.RLock()
-	c := h.conns[connectionID]
-	h.mu.RUnlock()
-	if c != nil {
+	if c := h.reg.conn(connectionID); c != nil {
 		return c.changeGroup(ctx, kind, group)
 	}
 	return h.bp.Publish(ctx, h.channel("conn", connectionID), encodeCommand(kind, connectionID, group))
 }
 
-// changeGroup changes the membership of a local connection.
+// changeGroup changes the membership of a local connection. A join subscribes to the group's
+// channel before the connection is indexed in the group, so that it misses nothing sent to the
+// group once the join has returned.
 func (c *conn) changeGroup(ctx context.Context, kind envelopeKind, group string) error {
 	h := c.h
-	c.dmu.Lock()
-	defer c.dmu.Unlock()
-	_, member := c.groups[group]
-	switch {
-	case kind == kindGroupAdd && !member:
-		if err := h.acquire(ctx, h.channel("group", group)); err != nil {
+	channel := h.channel("group", group)
+	c.groupMu.Lock()
+	defer c.groupMu.Unlock()
+	switch kind {
+	case kindGroupAdd:
+		if h.reg.isMember(c, group) {
+			return nil
+		}
+		if err := h.subs.acquire(ctx, channel); err != nil {
 			return fmt.Errorf("join group: %w", err)
 		}
-		h.mu.Lock()
-		if c.isTornDown() {
-			h.mu.Unlock()
-			h.release(h.channel("group", group))
+		if _, ok := h.reg.join(c, group); !ok {
+			h.subs.release(channel)
 			return ErrConnectionClosed
 		}
-		addMember(h.groups, group, c)
-		h.mu.Unlock()
-		if c.groups == nil {
-			c.groups = make(map[string]struct{})
+	case kindGroupRemove:
+		if h.reg.leave(c, group) {
+			h.subs.release(channel)
 		}
-		c.groups[group] = struct{}{}
-	case kind == kindGroupRemove && member:
-		delete(c.groups, group)
-		h.mu.Lock()
-		removeMember(h.groups, group, c)
-		h.mu.Unlock()
-		h.release(h.channel("group", group))
 	}
 	return nil
 }

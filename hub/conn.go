@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lxzan/gws"
-
 	"github.com/heraldhq/herald/hub/protocol"
 )
 
@@ -33,7 +31,10 @@ type closeReason struct {
 	err            error
 }
 
-// conn is one client connection, from negotiate to teardown.
+// conn is one client connection, from negotiate to teardown. Its state is split by who uses it,
+// each part with its own lock: the send queue (sendqueue.go), the lifecycle (mu, below), the
+// receive side (receive.go), invocations (dispatch.go); the transport's own state lives in the
+// transport (transport_*.go), and the connection's place in the indexes in the hub's registry.
 type conn struct {
 	h         *Hub
 	id        string // public: what Clients().Client(id) takes
@@ -45,41 +46,40 @@ type conn struct {
 	cancel context.CancelCauseFunc
 	items  sync.Map
 
-	// Send side, guarded by mu.
-	mu          sync.Mutex
-	transport   Transport // "" until a transport attaches
-	proto       protocol.HubProtocol
-	queue       [][]byte
-	spare       [][]byte
-	flushing    bool // a WebSocket flusher goroutine is running
-	closing     bool // nothing more is queued; the transport ends once the queue is written
-	tornDown    bool
-	tornDownAt  time.Time
-	registered  bool // in the hub's indexes and subscribed to its channels
-	ws          *gws.Conn
-	polling     chan struct{} // closed to end the pending long poll early; nil when no poll waits
-	polled      bool          // the first (immediate) long poll happened
-	lastPollEnd time.Time
-	attachedAt  time.Time
-	wake        chan struct{} // wakes the SSE writer or the pending poll
-	drained     chan struct{} // closed when the queue is taken; nil when no reply waits for room
+	queue    sendQueue
+	lastSend atomic.Int64 // hub clock, unix nanoseconds
+	proto    atomic.Pointer[protocolRef]
+
+	// Lifecycle, guarded by mu.
+	mu         sync.Mutex
+	transport  transport // nil until a transport attaches
+	attachedAt time.Time
+	tornDown   bool
+	tornDownAt time.Time
 
 	// Receive side: one reader at a time (the WebSocket loop, or POSTs in turn).
 	recvMu     sync.Mutex
 	inbuf      []byte
 	handshaken atomic.Bool
 	lastRecv   atomic.Int64 // hub clock, unix nanoseconds
-	lastSend   atomic.Int64
-	blocked    atomic.Bool // the reader waits for an invocation slot or a stream buffer
+	blocked    atomic.Bool  // the reader waits for an invocation slot or a stream buffer
 
-	// Dispatch state, guarded by dmu.
-	dmu        sync.Mutex
-	active     map[string]context.CancelFunc // server-to-client streams by invocation id
-	streams    map[string]*clientStream      // client-to-server streams by stream id
-	results    map[string]chan *protocol.Completion
-	groups     map[string]struct{}
-	nextResult atomic.Uint64
-	sem        chan struct{}
+	inv invocations
+
+	// groupMu serializes this connection's group changes, which may wait on a backplane subscribe.
+	groupMu sync.Mutex
+}
+
+// protocolRef lets a connection's protocol be read atomically: it is set by the handshake on the
+// reader while writers and deliveries read it.
+type protocolRef struct{ p protocol.HubProtocol }
+
+var protocolRefs = map[string]*protocolRef{}
+
+func init() {
+	for _, p := range []protocol.HubProtocol{protocol.JSON(), protocol.MessagePack()} {
+		protocolRefs[p.Name()] = &protocolRef{p}
+	}
 }
 
 func (h *Hub) newConn(p *Principal, negotiateVersion int) *conn {
@@ -88,20 +88,21 @@ func (h *Hub) newConn(p *Principal, negotiateVersion int) *conn {
 		id:        randomID(),
 		principal: p,
 		created:   time.Now(),
-		wake:      make(chan struct{}, 1),
-		sem:       make(chan struct{}, h.opts.MaxParallelInvocations),
 	}
 	c.token = c.id
 	if negotiateVersion >= 1 {
 		c.token = randomID()
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	c.queue.init(h.opts.SendQueueSize, func() {
+		// The reason, before the transport can see the queue closed and end first.
+		c.cancel(errSlowConsumer)
+	})
+	c.inv.init(h.opts.MaxParallelInvocations)
 	now := h.now()
 	c.lastRecv.Store(now)
 	c.lastSend.Store(now)
-	h.tokensMu.Lock()
-	h.byToken[c.token] = c
-	h.tokensMu.Unlock()
+	h.reg.addToken(c)
 	return c
 }
 
@@ -113,11 +114,19 @@ func (c *conn) userID() string {
 	return c.principal.UserID
 }
 
-// attach binds a transport to the connection; false when one is already bound or it has ended.
-func (c *conn) attach(t Transport) bool {
+// protocol is the hub protocol the handshake chose; nil before it.
+func (c *conn) protocol() protocol.HubProtocol {
+	if r := c.proto.Load(); r != nil {
+		return r.p
+	}
+	return nil
+}
+
+// attach binds a transport to the connection; false when one is already bound or it is closing.
+func (c *conn) attach(t transport) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.transport != "" || c.closing {
+	if c.transport != nil || c.queue.isClosing() {
 		return false
 	}
 	c.transport = t
@@ -125,8 +134,23 @@ func (c *conn) attach(t Transport) bool {
 	return true
 }
 
-// send queues one encoded message and has it written at once. It never blocks: when the queue is full the connection is a slow
-// consumer and is aborted. It reports whether the message was queued.
+// transportOf is the bound transport, nil before one attaches.
+func (c *conn) transportOf() transport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transport
+}
+
+// transportName is the bound transport's name, "" before one attaches.
+func (c *conn) transportName() Transport {
+	if t := c.transportOf(); t != nil {
+		return t.kind()
+	}
+	return ""
+}
+
+// send queues one encoded message and has it written at once. It never blocks: when the queue is
+// full the connection is a slow consumer and is aborted. It reports whether the message was queued.
 func (c *conn) send(frame []byte) bool { return c.enqueue(frame, false) }
 
 // deliver queues a message from someone else (a broadcast, a group or user message). Its write
@@ -135,30 +159,17 @@ func (c *conn) send(frame []byte) bool { return c.enqueue(frame, false) }
 func (c *conn) deliver(frame []byte) bool { return c.enqueue(frame, true) }
 
 func (c *conn) enqueue(frame []byte, coalesce bool) bool {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return false
-	}
-	if len(c.queue) >= c.h.opts.SendQueueSize {
-		c.closing = true
-		c.cancel(errSlowConsumer) // the reason, before the transport can see closing and end first
-		c.mu.Unlock()
+	ok, overflow := c.queue.push(frame, coalesce)
+	if overflow {
 		c.h.metrics.slowConsumers.Inc()
 		c.h.log.Warn("slow consumer disconnected", "connection", c.id, "queue", c.h.opts.SendQueueSize)
-		// Abort outside the caller's locks: delivery holds the hub's index lock.
+		// Abort outside the caller's locks: delivery holds the registry's lock.
 		go c.abort(errSlowConsumer)
-		return false
 	}
-	c.queue = append(c.queue, frame)
-	if coalesce {
-		c.kickLaterLocked()
-	} else {
-		c.kickLocked()
+	if ok {
+		c.lastSend.Store(c.h.now())
 	}
-	c.mu.Unlock()
-	c.lastSend.Store(c.h.now())
-	return true
+	return ok
 }
 
 // reply encodes m with the connection's protocol and queues it, waiting while the queue is full:
@@ -166,9 +177,7 @@ func (c *conn) enqueue(frame []byte, coalesce bool) bool {
 // caller's own work down instead of dropping the connection, as the .NET server awaits each
 // write. Messages from others use send, which never waits.
 func (c *conn) reply(ctx context.Context, m protocol.Message) error {
-	c.mu.Lock()
-	p := c.proto
-	c.mu.Unlock()
+	p := c.protocol()
 	if p == nil {
 		return ErrConnectionClosed
 	}
@@ -176,111 +185,44 @@ func (c *conn) reply(ctx context.Context, m protocol.Message) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", m.Type(), err)
 	}
-	for {
-		c.mu.Lock()
-		if c.closing {
-			c.mu.Unlock()
+	if err := c.queue.pushWait(ctx, c.ctx.Done(), frame); err != nil {
+		if errors.Is(err, errQueueClosed) {
 			return ErrConnectionClosed
 		}
-		if len(c.queue) < c.h.opts.SendQueueSize {
-			c.queue = append(c.queue, frame)
-			c.kickLocked()
-			c.mu.Unlock()
-			c.lastSend.Store(c.h.now())
-			c.h.metrics.messagesOut.Inc()
-			return nil
-		}
-		if c.drained == nil {
-			c.drained = make(chan struct{})
-		}
-		drained := c.drained
-		c.mu.Unlock()
-		select {
-		case <-drained:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-c.ctx.Done():
-			return ErrConnectionClosed
-		}
+		return err
 	}
+	c.lastSend.Store(c.h.now())
+	c.h.metrics.messagesOut.Inc()
+	return nil
 }
 
-// kickLocked makes the transport write what is queued.
-func (c *conn) kickLocked() {
-	if c.ws != nil {
-		if !c.flushing {
-			c.flushing = true
-			go c.flushWS(0)
-		}
-		return
-	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
-// kickLaterLocked is kickLocked for delivered messages: a WebSocket flusher it starts waits
-// WriteCoalesce first. (Server-Sent Events and long polling batch by themselves: their writer
-// takes the whole queue each time it wakes.)
-func (c *conn) kickLaterLocked() {
-	if c.ws != nil && !c.flushing {
-		c.flushing = true
-		go c.flushWS(c.h.opts.WriteCoalesce)
-		return
-	}
-	c.kickLocked()
-}
-
-// takeQueue removes and returns everything queued.
-func (c *conn) takeQueue() (batch [][]byte, closing bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	batch = c.queue
-	c.queue = c.spare[:0]
-	c.spare = nil
-	if c.drained != nil {
-		close(c.drained) // wake replies waiting for room
-		c.drained = nil
-	}
-	return batch, c.closing
-}
-
-// recycle gives a written batch's slice back for the next takeQueue.
-func (c *conn) recycle(batch [][]byte) {
-	clear(batch)
-	c.mu.Lock()
-	if c.spare == nil && cap(batch) <= 256 {
-		c.spare = batch[:0]
-	}
-	c.mu.Unlock()
-}
+// isClosing reports whether the connection has stopped sending.
+func (c *conn) isClosing() bool { return c.queue.isClosing() }
 
 // close ends the connection gracefully: a Close message (when the handshake is done) is queued
 // behind what is already queued, and the transport ends once it is written.
 func (c *conn) close(r closeReason) {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
+	closed := c.queue.close(func() []byte {
+		// Under the queue's lock, before any writer can see the queue closed: the reason (and the
+		// close code it implies) is recorded first.
+		c.cancel(r.err)
+		if !c.handshaken.Load() {
+			return nil
+		}
+		frame, err := c.protocol().AppendMessage(nil, &protocol.Close{Error: r.message, AllowReconnect: r.allowReconnect})
+		if err != nil {
+			return nil
+		}
+		return frame
+	})
+	if !closed {
 		return
 	}
-	if c.handshaken.Load() && c.proto != nil {
-		if frame, err := c.proto.AppendMessage(nil, &protocol.Close{Error: r.message, AllowReconnect: r.allowReconnect}); err == nil {
-			c.queue = append(c.queue, frame)
-		}
-	}
-	c.closing = true
-	// Cancel under the lock: the transport may end the connection as soon as it sees closing, and
-	// this reason (and the close code it implies) must be recorded first.
-	c.cancel(r.err)
-	transport := c.transport
-	c.kickLocked()
-	c.mu.Unlock()
 	if r.err != nil {
 		c.h.metrics.closedWithError.Inc()
 		c.h.log.Debug("closing connection", "connection", c.id, "reason", r.err)
 	}
-	if transport == "" {
+	if c.transportOf() == nil {
 		// Nothing will ever write the Close: no transport is bound.
 		c.teardown(r.err)
 	}
@@ -288,24 +230,12 @@ func (c *conn) close(r closeReason) {
 
 // abort ends the connection at once, dropping whatever is queued.
 func (c *conn) abort(err error) {
-	c.mu.Lock()
-	c.closing = true
-	c.queue = nil
-	ws := c.ws
-	if c.polling != nil {
-		close(c.polling)
-		c.polling = nil
-	}
-	c.mu.Unlock()
-	// Record why first: closing the socket makes the transport abort too, and its reason must not
-	// win the race to teardown.
+	c.queue.drop()
+	// Record why first: ending the transport makes it abort too, and its reason must not win the
+	// race to teardown.
 	c.cancel(err)
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-	if ws != nil {
-		_ = ws.NetConn().Close() // dropping the socket: its error says nothing new
+	if t := c.transportOf(); t != nil {
+		t.abort()
 	}
 	c.teardown(err)
 }
@@ -326,10 +256,9 @@ func (c *conn) teardown(err error) {
 	}
 	c.tornDown = true
 	c.tornDownAt = time.Now()
-	c.closing = true
-	c.queue = nil
-	transport, proto, registered := c.transport, c.proto, c.registered
+	t := c.transport
 	c.mu.Unlock()
+	c.queue.drop()
 	// The first reason wins: a graceful close or an abort records it before the transport ends.
 	if cause := context.Cause(c.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
@@ -337,51 +266,29 @@ func (c *conn) teardown(err error) {
 	c.cancel(err)
 
 	h := c.h
-	if transport != LongPolling {
-		h.forget(c)
+	if t == nil || t.kind() != LongPolling {
+		// Long-polling connections linger so that a last poll can fetch the Close message; the
+		// sweeper forgets them.
+		h.reg.forget(c)
 	}
-	if !registered {
+	groups, indexed := h.reg.remove(c)
+	if !indexed {
 		return
 	}
-	c.dmu.Lock()
-	groups := make([]string, 0, len(c.groups))
-	for g := range c.groups {
-		groups = append(groups, g)
-	}
-	c.groups = nil
-	c.dmu.Unlock()
-	h.mu.Lock()
-	delete(h.conns, c.id)
 	for _, g := range groups {
-		removeMember(h.groups, g, c)
+		h.subs.release(h.channel("group", g))
 	}
 	if u := c.userID(); u != "" {
-		removeMember(h.users, u, c)
+		h.subs.release(h.channel("user", u))
 	}
-	h.mu.Unlock()
-	for _, g := range groups {
-		h.release(h.channel("group", g))
-	}
-	if u := c.userID(); u != "" {
-		h.release(h.channel("user", u))
-	}
-	h.release(h.channel("conn", c.id))
-	h.metrics.connection(transport, proto.Name()).Dec()
+	h.subs.release(h.channel("conn", c.id))
+	h.metrics.connection(t.kind(), c.protocol().Name()).Dec()
 	if errors.Is(err, errTransportGone) {
 		err = nil
 	}
 	if fn := h.opts.OnDisconnected; fn != nil {
 		c.runHook(func(hc *Context) { fn(hc, err) })
 	}
-}
-
-// forget drops the connection's token: later requests with it get 404.
-func (h *Hub) forget(c *conn) {
-	h.tokensMu.Lock()
-	if h.byToken[c.token] == c {
-		delete(h.byToken, c.token)
-	}
-	h.tokensMu.Unlock()
 }
 
 func (c *conn) runHook(fn func(*Context)) {
@@ -391,21 +298,4 @@ func (c *conn) runHook(fn func(*Context)) {
 		}
 	}()
 	fn(&Context{Context: context.WithoutCancel(c.ctx), conn: c})
-}
-
-func addMember(index map[string]map[*conn]struct{}, key string, c *conn) {
-	set := index[key]
-	if set == nil {
-		set = make(map[*conn]struct{})
-		index[key] = set
-	}
-	set[c] = struct{}{}
-}
-
-func removeMember(index map[string]map[*conn]struct{}, key string, c *conn) {
-	set := index[key]
-	delete(set, c)
-	if len(set) == 0 {
-		delete(index, key)
-	}
 }

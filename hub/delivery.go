@@ -20,10 +20,7 @@ func (h *Hub) deliver(channel string, payload []byte) {
 	case kindInvoke:
 		h.deliverInvocation(kind, name, &e)
 	case kindGroupAdd, kindGroupRemove:
-		h.mu.RLock()
-		c := h.conns[e.connID]
-		h.mu.RUnlock()
-		if c != nil {
+		if c := h.reg.conn(e.connID); c != nil {
 			// Not on the delivery path: joining may subscribe to the backplane.
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -34,25 +31,20 @@ func (h *Hub) deliver(channel string, payload []byte) {
 			}()
 		}
 	case kindClose:
-		h.mu.RLock()
-		c := h.conns[e.connID]
-		h.mu.RUnlock()
-		if c != nil {
+		if c := h.reg.conn(e.connID); c != nil {
 			c.close(closeReason{message: e.arg})
 		}
 	}
 }
 
 func (h *Hub) deliverInvocation(kind, name string, e *envelope) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
 	sent := 0
 	deliver := func(c *conn) {
 		if len(e.exclude) > 0 && slices.Contains(e.exclude, c.id) {
 			return
 		}
 		frame := e.json
-		if c.proto.Binary() {
+		if c.protocol().Binary() {
 			frame = e.msgpack
 		}
 		if c.deliver(frame) {
@@ -61,21 +53,13 @@ func (h *Hub) deliverInvocation(kind, name string, e *envelope) {
 	}
 	switch kind {
 	case "all":
-		for _, c := range h.conns {
-			deliver(c)
-		}
+		h.reg.forAll(deliver)
 	case "conn":
-		if c := h.conns[name]; c != nil {
-			deliver(c)
-		}
+		h.reg.forConn(name, deliver)
 	case "user":
-		for c := range h.users[name] {
-			deliver(c)
-		}
+		h.reg.forUser(name, deliver)
 	case "group":
-		for c := range h.groups[name] {
-			deliver(c)
-		}
+		h.reg.forGroup(name, deliver)
 	}
 	h.metrics.messagesOut.Add(float64(sent))
 }

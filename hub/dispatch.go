@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/heraldhq/herald/hub/protocol"
 )
@@ -17,6 +19,19 @@ type clientStream struct {
 	ctx  context.Context // the invocation's: sending stops when it ends
 	fail context.CancelCauseFunc
 }
+
+// invocations is a connection's dispatch state: what runs, what streams, what waits for the
+// client. Its lock guards the maps; sem bounds the invocations that run at once.
+type invocations struct {
+	mu         sync.Mutex
+	active     map[string]context.CancelFunc // server-to-client streams by invocation id
+	streams    map[string]*clientStream      // client-to-server streams by stream id
+	results    map[string]chan *protocol.Completion
+	nextResult atomic.Uint64
+	sem        chan struct{}
+}
+
+func (v *invocations) init(maxParallel int) { v.sem = make(chan struct{}, maxParallel) }
 
 // handle acts on one message from the client. It runs on the connection's reader.
 func (c *conn) handle(m protocol.Message) {
@@ -30,19 +45,15 @@ func (c *conn) handle(m protocol.Message) {
 	case *protocol.Completion:
 		c.completion(m)
 	case *protocol.CancelInvocation:
-		c.dmu.Lock()
-		cancel := c.active[m.InvocationID]
-		c.dmu.Unlock()
+		c.inv.mu.Lock()
+		cancel := c.inv.active[m.InvocationID]
+		c.inv.mu.Unlock()
 		if cancel != nil {
 			cancel()
 		}
 	case *protocol.Close:
 		// The client is leaving: no Close is sent back.
-		c.mu.Lock()
-		c.closing = true
-		c.queue = nil
-		c.kickLocked()
-		c.mu.Unlock()
+		c.queue.dropAndFlush()
 		c.cancel(nil)
 		if c.transportName() != WebSockets {
 			c.teardown(nil)
@@ -68,27 +79,27 @@ func (c *conn) invoke(id, target string, args []any, streamIDs []string, streami
 		c.invocationError(id, fmt.Sprintf("The client attempted to invoke the streaming '%s' method with a non-streaming invocation.", m.name))
 		return
 	}
-	values, streams, err := m.bind(c.proto, args, streamIDs, c.h.opts.StreamBufferCapacity)
+	values, streams, err := m.bind(c.protocol(), args, streamIDs, c.h.opts.StreamBufferCapacity)
 	if err != nil {
 		c.invocationError(id, clientErrorText(err, m.name, c.h.opts.EnableDetailedErrors))
 		return
 	}
 	ctx, cancelCause := context.WithCancelCause(c.ctx)
 	cancel := func() { cancelCause(nil) }
-	c.dmu.Lock()
+	c.inv.mu.Lock()
 	for i, sid := range streamIDs {
-		if c.streams == nil {
-			c.streams = make(map[string]*clientStream)
+		if c.inv.streams == nil {
+			c.inv.streams = make(map[string]*clientStream)
 		}
-		c.streams[sid] = &clientStream{ch: streams[i], elem: streams[i].Type().Elem(), ctx: ctx, fail: cancelCause}
+		c.inv.streams[sid] = &clientStream{ch: streams[i], elem: streams[i].Type().Elem(), ctx: ctx, fail: cancelCause}
 	}
 	if streaming {
-		if c.active == nil {
-			c.active = make(map[string]context.CancelFunc)
+		if c.inv.active == nil {
+			c.inv.active = make(map[string]context.CancelFunc)
 		}
-		c.active[id] = cancel
+		c.inv.active[id] = cancel
 	}
-	c.dmu.Unlock()
+	c.inv.mu.Unlock()
 
 	// As in .NET, only plain invocations count against MaxParallelInvocations: a method with stream
 	// parameters must not keep the reader from its stream items, and a streaming response runs
@@ -97,7 +108,7 @@ func (c *conn) invoke(id, target string, args []any, streamIDs []string, streami
 	if limited {
 		c.blocked.Store(true)
 		select {
-		case c.sem <- struct{}{}:
+		case c.inv.sem <- struct{}{}:
 			c.blocked.Store(false)
 		case <-c.ctx.Done():
 			c.blocked.Store(false)
@@ -118,7 +129,7 @@ func (c *conn) run(ctx context.Context, cancel context.CancelFunc, m *method, id
 	if limited {
 		// Held until the Completion is queued, as in .NET: with one slot, completions come in
 		// the order of the invocations.
-		defer func() { <-c.sem }()
+		defer func() { <-c.inv.sem }()
 	}
 	result, err := m.call(hc, args)
 	// A client stream that failed fails the invocation, even when the method saw only the end of
@@ -195,20 +206,20 @@ func (c *conn) invocationError(id, text string) {
 }
 
 func (c *conn) forgetInvocation(id string, streamIDs []string) {
-	c.dmu.Lock()
-	defer c.dmu.Unlock()
-	delete(c.active, id)
+	c.inv.mu.Lock()
+	defer c.inv.mu.Unlock()
+	delete(c.inv.active, id)
 	for _, sid := range streamIDs {
-		delete(c.streams, sid)
+		delete(c.inv.streams, sid)
 	}
 }
 
 // streamItem hands one item of a client-to-server stream to the method. When the stream's buffer is
 // full the reader waits: back-pressure on the client.
 func (c *conn) streamItem(m *protocol.StreamItem) {
-	c.dmu.Lock()
-	s := c.streams[m.InvocationID]
-	c.dmu.Unlock()
+	c.inv.mu.Lock()
+	s := c.inv.streams[m.InvocationID]
+	c.inv.mu.Unlock()
 	if s == nil {
 		c.h.log.Debug("stream item for an unknown stream", "connection", c.id, "stream", m.InvocationID)
 		return
@@ -217,7 +228,7 @@ func (c *conn) streamItem(m *protocol.StreamItem) {
 	v := reflect.New(s.elem)
 	if s.elem == rawValueType {
 		v.Elem().Set(reflect.ValueOf(raw))
-	} else if err := c.proto.Unmarshal(raw, v.Interface()); err != nil {
+	} else if err := c.protocol().Unmarshal(raw, v.Interface()); err != nil {
 		c.h.log.Info("stream item does not fit the stream's type", "connection", c.id, "stream", m.InvocationID, "err", err)
 		c.endStream(m.InvocationID, "A stream item does not fit the type of the stream.")
 		return
@@ -232,10 +243,10 @@ func (c *conn) streamItem(m *protocol.StreamItem) {
 
 // completion ends a client-to-server stream or delivers a client result.
 func (c *conn) completion(m *protocol.Completion) {
-	c.dmu.Lock()
-	waiter := c.results[m.InvocationID]
-	delete(c.results, m.InvocationID)
-	c.dmu.Unlock()
+	c.inv.mu.Lock()
+	waiter := c.inv.results[m.InvocationID]
+	delete(c.inv.results, m.InvocationID)
+	c.inv.mu.Unlock()
 	if waiter != nil {
 		waiter <- m // buffered: never blocks
 		return
@@ -247,10 +258,10 @@ func (c *conn) completion(m *protocol.Completion) {
 // item could not be decoded) fails its invocation: the method's context is cancelled with the
 // error, which becomes the invocation's error, as in .NET.
 func (c *conn) endStream(id, errText string) {
-	c.dmu.Lock()
-	s := c.streams[id]
-	delete(c.streams, id)
-	c.dmu.Unlock()
+	c.inv.mu.Lock()
+	s := c.inv.streams[id]
+	delete(c.inv.streams, id)
+	c.inv.mu.Unlock()
 	if s == nil {
 		return
 	}
@@ -262,24 +273,22 @@ func (c *conn) endStream(id, errText string) {
 
 // invokeClient invokes a client method and waits for the client's result.
 func (c *conn) invokeClient(ctx context.Context, target string, args []any) (Result, error) {
-	c.mu.Lock()
-	p := c.proto
-	c.mu.Unlock()
+	p := c.protocol()
 	if p == nil {
 		return Result{}, ErrConnectionClosed
 	}
-	id := "s" + strconv.FormatUint(c.nextResult.Add(1), 10)
+	id := "s" + strconv.FormatUint(c.inv.nextResult.Add(1), 10)
 	waiter := make(chan *protocol.Completion, 1)
-	c.dmu.Lock()
-	if c.results == nil {
-		c.results = make(map[string]chan *protocol.Completion)
+	c.inv.mu.Lock()
+	if c.inv.results == nil {
+		c.inv.results = make(map[string]chan *protocol.Completion)
 	}
-	c.results[id] = waiter
-	c.dmu.Unlock()
+	c.inv.results[id] = waiter
+	c.inv.mu.Unlock()
 	defer func() {
-		c.dmu.Lock()
-		delete(c.results, id)
-		c.dmu.Unlock()
+		c.inv.mu.Lock()
+		delete(c.inv.results, id)
+		c.inv.mu.Unlock()
 	}()
 	if err := c.reply(ctx, &protocol.Invocation{InvocationID: id, Target: target, Arguments: args}); err != nil {
 		return Result{}, err

@@ -32,20 +32,9 @@ type Hub struct {
 	startMu  sync.Mutex
 	upgrader *gws.Upgrader
 
-	// byToken holds every connection from negotiate until it is forgotten (closed connections stay a
-	// little while, so that a last poll can fetch the Close message).
-	tokensMu sync.Mutex
-	byToken  map[string]*conn
-
-	// The local indexes of connected (handshake completed) connections, read on every delivery.
-	mu     sync.RWMutex
-	conns  map[string]*conn
-	users  map[string]map[*conn]struct{}
-	groups map[string]map[*conn]struct{}
-
-	// subs counts local interest in each backplane channel.
-	subsMu sync.Mutex
-	subs   map[string]int
+	// reg indexes this node's connections; subs holds its backplane subscriptions.
+	reg  *registry
+	subs *subscriptions
 
 	clock    atomic.Int64 // see now()
 	draining atomic.Bool
@@ -58,7 +47,7 @@ type Hub struct {
 // must use the same name).
 func New(name string, opts Options) (*Hub, error) {
 	opts = opts.WithDefaults()
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	if name == "" || strings.ContainsAny(name, ": \t\r\n") {
@@ -72,13 +61,10 @@ func New(name string, opts Options) (*Hub, error) {
 		nodeID:  randomID(),
 		metrics: newHubMetrics(opts.Metrics, name),
 		methods: make(map[string]*method),
-		byToken: make(map[string]*conn),
-		conns:   make(map[string]*conn),
-		users:   make(map[string]map[*conn]struct{}),
-		groups:  make(map[string]map[*conn]struct{}),
-		subs:    make(map[string]int),
+		reg:     newRegistry(),
 		done:    make(chan struct{}),
 	}
+	h.subs = newSubscriptions(h.bp, h.deliver, h.log)
 	h.upgrader = h.newUpgrader()
 	return h, nil
 }
@@ -117,7 +103,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	if h.started.Load() {
 		return nil
 	}
-	if err := h.acquire(ctx, h.channel("all")); err != nil {
+	if err := h.subs.acquire(ctx, h.channel("all")); err != nil {
 		return fmt.Errorf("hub %s: subscribe: %w", h.name, err)
 	}
 	h.wg.Add(1)
@@ -172,15 +158,7 @@ wait:
 	return err
 }
 
-func (h *Hub) allConns() []*conn {
-	h.tokensMu.Lock()
-	defer h.tokensMu.Unlock()
-	all := make([]*conn, 0, len(h.byToken))
-	for _, c := range h.byToken {
-		all = append(all, c)
-	}
-	return all
-}
+func (h *Hub) allConns() []*conn { return h.reg.tokens() }
 
 func (h *Hub) liveCount() int {
 	n := 0
@@ -193,11 +171,7 @@ func (h *Hub) liveCount() int {
 }
 
 // ConnectionCount is the number of this node's connections that completed their handshake.
-func (h *Hub) ConnectionCount() int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return len(h.conns)
-}
+func (h *Hub) ConnectionCount() int { return h.reg.count() }
 
 // channel names a backplane channel of this hub.
 func (h *Hub) channel(kind string, name ...string) string {
@@ -205,35 +179,6 @@ func (h *Hub) channel(kind string, name ...string) string {
 		return h.name + ":" + kind
 	}
 	return h.name + ":" + kind + ":" + name[0]
-}
-
-// acquire subscribes to channel when this node gains its first interest in it.
-func (h *Hub) acquire(ctx context.Context, channel string) error {
-	h.subsMu.Lock()
-	defer h.subsMu.Unlock()
-	if h.subs[channel] == 0 {
-		if err := h.bp.Subscribe(ctx, channel, h.deliver); err != nil {
-			return err
-		}
-	}
-	h.subs[channel]++
-	return nil
-}
-
-// release unsubscribes from channel when this node loses its last interest in it.
-func (h *Hub) release(channel string) {
-	h.subsMu.Lock()
-	defer h.subsMu.Unlock()
-	h.subs[channel]--
-	if h.subs[channel] > 0 {
-		return
-	}
-	delete(h.subs, channel)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := h.bp.Unsubscribe(ctx, channel); err != nil {
-		h.log.Warn("backplane unsubscribe", "channel", channel, "err", err)
-	}
 }
 
 // randomID returns 16 random bytes, base64url: connection ids, tokens, node ids.

@@ -25,6 +25,22 @@ type Principal struct {
 // credentials, an error when it carries bad ones (the request then gets 401).
 type AuthenticateFunc func(r *http.Request) (*Principal, error)
 
+// The defaults of Options, in one place: `herald serve` takes its flag defaults from them.
+const (
+	DefaultMaxMessageSize         = protocol.DefaultMaxMessageSize
+	DefaultMaxParallelInvocations = 1
+	DefaultStreamBufferCapacity   = 10
+	DefaultSendQueueSize          = 1024
+	DefaultHandshakeTimeout       = 15 * time.Second
+	DefaultKeepAliveInterval      = 15 * time.Second
+	DefaultClientTimeout          = 30 * time.Second
+	DefaultDisconnectTimeout      = 15 * time.Second
+	DefaultLongPollTimeout        = 90 * time.Second
+	DefaultClientResultTimeout    = 30 * time.Second
+	DefaultWriteCoalesce          = 2 * time.Millisecond
+	DefaultWriteTimeout           = 10 * time.Second
+)
+
 // Options configure a Hub. The zero value of every field means its documented default.
 type Options struct {
 	// Authenticate identifies requests. Nil means every connection is anonymous.
@@ -106,20 +122,18 @@ func (o Options) WithDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.MaxMessageSize == 0 {
-		o.MaxMessageSize = protocol.DefaultMaxMessageSize
-	}
-	setDefault(&o.MaxParallelInvocations, 1)
-	setDefault(&o.StreamBufferCapacity, 10)
-	setDefault(&o.SendQueueSize, 1024)
-	setDefault(&o.HandshakeTimeout, 15*time.Second)
-	setDefault(&o.KeepAliveInterval, 15*time.Second)
-	setDefault(&o.ClientTimeout, 30*time.Second)
-	setDefault(&o.DisconnectTimeout, 15*time.Second)
-	setDefault(&o.LongPollTimeout, 90*time.Second)
-	setDefault(&o.ClientResultTimeout, 30*time.Second)
-	setDefault(&o.WriteTimeout, 10*time.Second)
-	setDefault(&o.WriteCoalesce, 2*time.Millisecond)
+	setDefault(&o.MaxMessageSize, DefaultMaxMessageSize)
+	setDefault(&o.MaxParallelInvocations, DefaultMaxParallelInvocations)
+	setDefault(&o.StreamBufferCapacity, DefaultStreamBufferCapacity)
+	setDefault(&o.SendQueueSize, DefaultSendQueueSize)
+	setDefault(&o.HandshakeTimeout, DefaultHandshakeTimeout)
+	setDefault(&o.KeepAliveInterval, DefaultKeepAliveInterval)
+	setDefault(&o.ClientTimeout, DefaultClientTimeout)
+	setDefault(&o.DisconnectTimeout, DefaultDisconnectTimeout)
+	setDefault(&o.LongPollTimeout, DefaultLongPollTimeout)
+	setDefault(&o.ClientResultTimeout, DefaultClientResultTimeout)
+	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&o.WriteCoalesce, DefaultWriteCoalesce)
 	if len(o.Transports) == 0 {
 		o.Transports = []Transport{WebSockets, ServerSentEvents, LongPolling}
 	}
@@ -133,7 +147,8 @@ func setDefault[T comparable](p *T, v T) {
 	}
 }
 
-func (o Options) validate() error {
+// Validate reports what is wrong with o once its defaults are applied (New calls it).
+func (o Options) Validate() error {
 	var errs []error
 	positive := func(name string, v int64) {
 		if v <= 0 {

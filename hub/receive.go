@@ -37,18 +37,6 @@ func (c *conn) receive(data []byte) error {
 	return nil
 }
 
-func (c *conn) isClosing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closing
-}
-
-func (c *conn) transportName() Transport {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.transport
-}
-
 // parse consumes complete records from data and returns how many bytes it used.
 func (c *conn) parse(data []byte) (int, error) {
 	used := 0
@@ -60,9 +48,10 @@ func (c *conn) parse(data []byte) (int, error) {
 		used = n
 	}
 	maxSize := c.h.opts.MaxMessageSize
+	p := c.protocol()
 	var msgs [8]protocol.Message
 	for used < len(data) {
-		batch, n, err := c.proto.ParseMessages(data[used:], maxSize, msgs[:0])
+		batch, n, err := p.ParseMessages(data[used:], maxSize, msgs[:0])
 		used += n
 		for _, m := range batch {
 			c.h.metrics.messagesIn.Inc()
@@ -116,12 +105,13 @@ func (c *conn) handshake(data []byte) (int, error) {
 	case p.Binary() && c.transportName() == ServerSentEvents:
 		return n, c.failHandshake(fmt.Sprintf("Cannot use the '%s' protocol on the current transport. The transport does not support 'Binary' transfer format.", req.Protocol), nil)
 	}
-	c.mu.Lock()
-	c.proto = p
-	c.mu.Unlock()
+	c.proto.Store(protocolRefs[p.Name()])
 	// register queues the handshake response: it must go first, and a message published once the
 	// client has it must not miss the connection.
 	if err := c.h.register(c); err != nil {
+		if errors.Is(err, ErrConnectionClosed) {
+			return n, err // it ended while its handshake was read
+		}
 		c.h.log.Error("register connection", "connection", c.id, "err", err)
 		c.send(handshakeOK)
 		c.handshaken.Store(true)
@@ -158,43 +148,41 @@ func (c *conn) failHandshake(text string, err error) error {
 	return err
 }
 
-// register adds a connection that completed its handshake to the local indexes and subscribes to
-// the channels that address it.
+// register adds a connection that completed its handshake to the indexes and subscribes to the
+// channels that address it.
 func (h *Hub) register(c *conn) error {
 	ctx := c.ctx
-	if err := h.acquire(ctx, h.channel("conn", c.id)); err != nil {
+	connChannel, userChannel := h.channel("conn", c.id), ""
+	if err := h.subs.acquire(ctx, connChannel); err != nil {
 		return err
 	}
 	if u := c.userID(); u != "" {
-		if err := h.acquire(ctx, h.channel("user", u)); err != nil {
-			h.release(h.channel("conn", c.id))
+		userChannel = h.channel("user", u)
+		if err := h.subs.acquire(ctx, userChannel); err != nil {
+			h.subs.release(connChannel)
 			return err
 		}
 	}
-	h.mu.Lock()
-	c.mu.Lock()
-	if c.tornDown {
-		c.mu.Unlock()
-		h.mu.Unlock()
-		if u := c.userID(); u != "" {
-			h.release(h.channel("user", u))
+	added := h.reg.add(c, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.tornDown {
+			return false
 		}
-		h.release(h.channel("conn", c.id))
+		// Under the registry's lock, which every delivery takes: nothing is queued before the
+		// response, and the connection is reachable by the time the client can read it. And
+		// handshaken from here on, under the queue's lock that close() reads it under: a close
+		// that comes once the client may have the response always sends a Close message.
+		return c.queue.openWith(handshakeOK, func() { c.handshaken.Store(true) })
+	})
+	if !added {
+		if userChannel != "" {
+			h.subs.release(userChannel)
+		}
+		h.subs.release(connChannel)
 		return ErrConnectionClosed
 	}
-	c.registered = true
-	// Handshaken from here on, under the same lock close() reads it with: a close that comes once
-	// the client may have the response always sends a Close message.
-	c.handshaken.Store(true)
-	c.mu.Unlock()
-	// Under the index lock, which every delivery takes: nothing is queued before the response, and
-	// the connection is reachable by the time the client can read it.
-	c.send(handshakeOK)
-	h.conns[c.id] = c
-	if u := c.userID(); u != "" {
-		addMember(h.users, u, c)
-	}
-	h.mu.Unlock()
-	h.metrics.connection(c.transportName(), c.proto.Name()).Inc()
+	c.lastSend.Store(h.now())
+	h.metrics.connection(c.transportName(), c.protocol().Name()).Inc()
 	return nil
 }

@@ -67,28 +67,27 @@ func (c *conn) handshakeTimeout() {
 func (c *conn) sweep(now time.Time) {
 	o := &c.h.opts
 	c.mu.Lock()
-	transport, tornDown, tornDownAt, closing := c.transport, c.tornDown, c.tornDownAt, c.closing
-	attachedAt, polling, lastPollEnd, proto := c.attachedAt, c.polling != nil, c.lastPollEnd, c.proto
+	t, tornDown, tornDownAt, attachedAt := c.transport, c.tornDown, c.tornDownAt, c.attachedAt
 	c.mu.Unlock()
 	switch {
 	case tornDown:
 		// Long-polling connections linger so that a last poll can fetch the Close message.
 		if now.Sub(tornDownAt) > o.DisconnectTimeout {
-			c.h.forget(c)
+			c.h.reg.forget(c)
 		}
-	case transport == "":
+	case t == nil:
 		if now.Sub(c.created) > o.DisconnectTimeout {
 			c.abort(errNoTransport)
 		}
-	case !c.handshaken.Load() && !closing:
+	case !c.handshaken.Load() && !c.isClosing():
 		// A closing connection goes on below: a long-polling one must still be dropped when no
 		// poll comes to fetch its handshake error.
 		if now.Sub(attachedAt) > o.HandshakeTimeout {
 			c.handshakeTimeout()
 		}
-	case transport == LongPolling:
+	case t.kind() == LongPolling:
 		// The client does not ping on long polling: its polls are the sign of life.
-		if !polling && now.Sub(lastPollEnd) > o.DisconnectTimeout {
+		if t.(*pollTransport).idleFor(now) > o.DisconnectTimeout {
 			c.abort(errPollTimeout)
 		}
 	default:
@@ -97,8 +96,8 @@ func (c *conn) sweep(now time.Time) {
 			c.close(closeReason{message: "Server timeout elapsed without receiving a message from the client.", err: errClientTimeout})
 			return
 		}
-		if time.Duration(nowNs-c.lastSend.Load()) >= o.KeepAliveInterval && proto != nil {
-			c.send(pingFrames[proto.Name()])
+		if p := c.protocol(); p != nil && time.Duration(nowNs-c.lastSend.Load()) >= o.KeepAliveInterval {
+			c.send(pingFrames[p.Name()])
 		}
 	}
 }

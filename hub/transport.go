@@ -8,6 +8,16 @@ import (
 	"sync"
 )
 
+// transport is the state of the transport bound to a connection, kept by the transport itself
+// (transport_ws.go, transport_sse.go, transport_longpoll.go). All three write the connection's
+// sendQueue.
+type transport interface {
+	// kind is the transport's name.
+	kind() Transport
+	// abort ends the transport at once: the socket is dropped, a pending poll returns.
+	abort()
+}
+
 // serveTransport routes a request to the hub path: a WebSocket upgrade, an SSE stream, a long poll,
 // a send (POST) or a close (DELETE).
 func (h *Hub) serveTransport(w http.ResponseWriter, r *http.Request) {
@@ -28,9 +38,7 @@ func (h *Hub) serveTransport(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Connection ID required", http.StatusBadRequest)
 		return
 	}
-	h.tokensMu.Lock()
-	c := h.byToken[token]
-	h.tokensMu.Unlock()
+	c := h.reg.byTokenOf(token)
 	if c == nil {
 		http.Error(w, "No Connection with that ID", http.StatusNotFound)
 		return

@@ -2,44 +2,93 @@ package hub
 
 import (
 	"net/http"
+	"sync"
 	"time"
 )
+
+// pollTransport is a connection's long polling: each GET takes what is queued, and the polls
+// themselves are the client's sign of life.
+type pollTransport struct {
+	mu          sync.Mutex
+	polling     chan struct{} // closed to end the pending poll early; nil when no poll waits
+	lastPollEnd time.Time
+}
+
+func (t *pollTransport) kind() Transport { return LongPolling }
+
+// abort ends the pending poll.
+func (t *pollTransport) abort() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.polling != nil {
+		close(t.polling)
+		t.polling = nil
+	}
+}
+
+// begin registers a new poll; a pending older one returns empty (the newer poll wins).
+func (t *pollTransport) begin() chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.polling != nil {
+		close(t.polling)
+	}
+	stop := make(chan struct{})
+	t.polling = stop
+	return stop
+}
+
+// end records that a poll ended, unless a newer poll already replaced it.
+func (t *pollTransport) end(stop chan struct{}) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.polling == stop {
+		t.polling = nil
+	}
+	t.lastPollEnd = time.Now()
+}
+
+// idleFor is how long no poll has been waiting; 0 while one waits.
+func (t *pollTransport) idleFor(now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.polling != nil {
+		return 0
+	}
+	return now.Sub(t.lastPollEnd)
+}
+
+// pending reports whether a poll waits.
+func (t *pollTransport) pending() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.polling != nil
+}
 
 // servePoll answers one long poll: the first returns at once (it tells the client the transport
 // works), later ones return what is queued, or nothing after LongPollTimeout, or 204 once the
 // connection has ended.
 func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request, c *conn) {
-	c.mu.Lock()
-	switch {
-	case c.transport == "" && !c.closing:
-		c.transport = LongPolling
-		c.attachedAt = time.Now()
-		c.polled = true
-		c.lastPollEnd = time.Now()
-		c.mu.Unlock()
+	first := &pollTransport{lastPollEnd: time.Now()}
+	if c.attach(first) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusOK)
 		return
-	case c.transport != LongPolling:
-		c.mu.Unlock()
+	}
+	t, ok := c.transportOf().(*pollTransport)
+	if !ok {
 		http.Error(w, "Another transport is already bound to this connection", http.StatusConflict)
 		return
 	}
-	if c.polling != nil {
-		close(c.polling) // the newer poll wins; the older returns empty
-	}
-	stop := make(chan struct{})
-	c.polling = stop
-	c.mu.Unlock()
-
+	stop := t.begin()
 	timer := time.NewTimer(h.opts.LongPollTimeout)
 	defer timer.Stop()
 	for {
-		batch, closing := c.takeQueue()
+		batch, closing := c.queue.take()
 		if len(batch) > 0 {
-			h.endPoll(c, stop)
+			t.end(stop)
 			h.writePoll(w, c, batch)
-			c.recycle(batch)
+			c.queue.recycle(batch)
 			if closing {
 				// The Close message is out: the connection is over.
 				c.teardown(errTransportGone)
@@ -47,46 +96,36 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request, c *conn) {
 			return
 		}
 		if closing {
-			h.endPoll(c, stop)
+			t.end(stop)
 			c.teardown(errTransportGone)
-			h.forget(c)
+			h.reg.forget(c)
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
 		select {
-		case <-c.wake:
+		case <-c.queue.wake:
 		case <-stop:
-			h.endPoll(c, stop)
+			t.end(stop)
 			if c.isClosing() {
 				w.WriteHeader(http.StatusNoContent)
-				h.forget(c)
+				h.reg.forget(c)
 				return
 			}
 			w.WriteHeader(http.StatusOK)
 			return
 		case <-timer.C:
-			h.endPoll(c, stop)
+			t.end(stop)
 			w.WriteHeader(http.StatusOK)
 			return
 		case <-r.Context().Done():
-			h.endPoll(c, stop)
+			t.end(stop)
 			return
 		}
 	}
 }
 
-// endPoll records that a poll ended, unless a newer poll already replaced it.
-func (h *Hub) endPoll(c *conn, stop chan struct{}) {
-	c.mu.Lock()
-	if c.polling == stop {
-		c.polling = nil
-	}
-	c.lastPollEnd = time.Now()
-	c.mu.Unlock()
-}
-
 func (h *Hub) writePoll(w http.ResponseWriter, c *conn, batch [][]byte) {
-	if c.proto != nil && c.proto.Binary() {
+	if p := c.protocol(); p != nil && p.Binary() {
 		w.Header().Set("Content-Type", "application/octet-stream")
 	} else {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

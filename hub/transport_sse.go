@@ -6,9 +6,18 @@ import (
 	"time"
 )
 
-// serveSSE streams the connection's messages as Server-Sent Events; the client sends with POST.
+// sseTransport is a connection's Server-Sent Events stream. Its writer is the request's goroutine,
+// which waits on the send queue's wake; the client sends with POST.
+type sseTransport struct{}
+
+func (sseTransport) kind() Transport { return ServerSentEvents }
+
+// abort has nothing of its own to end: the dropped queue wakes the writer, which returns.
+func (sseTransport) abort() {}
+
+// serveSSE streams the connection's messages as Server-Sent Events.
 func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request, c *conn) {
-	if !c.attach(ServerSentEvents) {
+	if !c.attach(sseTransport{}) {
 		http.Error(w, "Another transport is already bound to this connection", http.StatusConflict)
 		return
 	}
@@ -26,22 +35,22 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request, c *conn) {
 	var event bytes.Buffer
 	for {
 		select {
-		case <-c.wake:
+		case <-c.queue.wake:
 		case <-r.Context().Done():
 			c.abort(errTransportGone)
 			return
 		}
-		batch, closing := c.takeQueue()
+		batch, closing := c.queue.take()
 		if len(batch) > 0 {
 			event.Reset()
 			appendSSEEvent(&event, batch)
-			c.recycle(batch)
+			c.queue.recycle(batch)
 			if err := h.writeSSE(w, rc, event.Bytes()); err != nil {
 				c.abort(err)
 				return
 			}
 		}
-		if closing && c.queueEmpty() {
+		if closing && c.queue.empty() {
 			c.abort(errTransportGone)
 			return
 		}
@@ -80,10 +89,4 @@ func appendSSEEvent(b *bytes.Buffer, records [][]byte) {
 		}
 	}
 	b.WriteString("\r\n\r\n")
-}
-
-func (c *conn) queueEmpty() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.queue) == 0
 }

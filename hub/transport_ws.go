@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lxzan/gws"
@@ -37,13 +38,29 @@ func (h *Hub) newUpgrader() *gws.Upgrader {
 	})
 }
 
+// wsTransport is a connection's WebSocket. It has no writer goroutine while idle: the send queue
+// starts flush when frames arrive.
+type wsTransport struct {
+	c      *conn
+	socket atomic.Pointer[gws.Conn] // set once the upgrade succeeded
+}
+
+func (t *wsTransport) kind() Transport { return WebSockets }
+
+func (t *wsTransport) abort() {
+	if s := t.socket.Load(); s != nil {
+		_ = s.NetConn().Close() // dropping the socket: its error says nothing new
+	}
+}
+
 func (h *Hub) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn) {
 	if !h.originAllowed(r) {
 		c.abort(errors.New("hub: websocket origin not allowed"))
 		http.Error(w, "Origin not allowed", http.StatusForbidden)
 		return
 	}
-	if !c.attach(WebSockets) {
+	t := &wsTransport{c: c}
+	if !c.attach(t) {
 		http.Error(w, "Another transport is already bound to this connection", http.StatusConflict)
 		return
 	}
@@ -54,12 +71,8 @@ func (h *Hub) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn) {
 		return
 	}
 	socket.Session().(*wsSession).c = c
-	c.mu.Lock()
-	c.ws = socket
-	if len(c.queue) > 0 || c.closing {
-		c.kickLocked()
-	}
-	c.mu.Unlock()
+	t.socket.Store(socket)
+	c.queue.setWriter(func(delay time.Duration) { go t.flush(delay) }, h.opts.WriteCoalesce)
 	// The reader gets a goroutine of its own and the request's goroutine ends: its deep net/http
 	// stack and the request it holds would otherwise stay for the connection's life.
 	go socket.ReadLoop()
@@ -122,55 +135,51 @@ func (wsEvents) OnMessage(socket *gws.Conn, m *gws.Message) {
 	}
 }
 
-// flushWS writes the queue to the socket until it is empty; it is started by kickLocked when
-// something is queued and no flusher runs.
-func (c *conn) flushWS(wait time.Duration) {
-	if wait > 0 {
-		time.Sleep(wait)
+// flush writes the queue to the socket until it is empty, then returns; the send queue starts it
+// when something is queued and no flush runs. A delay lets a burst of delivered frames gather.
+func (t *wsTransport) flush(delay time.Duration) {
+	if delay > 0 {
+		time.Sleep(delay)
 	}
+	c := t.c
 	for {
-		batch, _ := c.takeQueue()
+		batch, closing := c.queue.takeOrStop()
 		if len(batch) == 0 {
-			c.mu.Lock()
-			// Re-check under the lock: send may have queued since takeQueue.
-			if len(c.queue) > 0 {
-				c.mu.Unlock()
-				continue
-			}
-			c.flushing = false
-			closing := c.closing
-			ws, tornDown := c.ws, c.tornDown
-			c.mu.Unlock()
-			if closing && !tornDown {
+			switch {
+			case !closing:
+			case c.isTornDown():
+				// It ended before its socket was there to close (an abort during the upgrade).
+				t.abort()
+			default:
 				code := uint16(1000)
 				if err := context.Cause(c.ctx); err != nil && !errors.Is(err, context.Canceled) {
 					code = 1011
 				}
 				// Sends the close frame and closes the socket; the reader then ends the connection.
-				_ = ws.WriteClose(code, nil)
+				_ = t.socket.Load().WriteClose(code, nil)
 				c.abort(errTransportGone)
 			}
 			return
 		}
-		err := c.writeWS(batch)
-		c.recycle(batch)
+		err := t.write(batch)
+		c.queue.recycle(batch)
 		if err != nil {
 			c.abort(errors.Join(errTransportGone, err))
-			c.mu.Lock()
-			c.flushing = false
-			c.mu.Unlock()
+			c.queue.stopWriter()
 			return
 		}
 	}
 }
 
-// writeWS writes a batch of records, several to a frame, never splitting a record.
-func (c *conn) writeWS(batch [][]byte) error {
+// write writes a batch of records, several to a frame, never splitting a record.
+func (t *wsTransport) write(batch [][]byte) error {
+	c := t.c
 	op := gws.OpcodeText
-	if c.proto != nil && c.proto.Binary() {
+	if p := c.protocol(); p != nil && p.Binary() {
 		op = gws.OpcodeBinary
 	}
-	if err := c.ws.SetWriteDeadline(time.Now().Add(c.h.opts.WriteTimeout)); err != nil {
+	socket := t.socket.Load()
+	if err := socket.SetWriteDeadline(time.Now().Add(c.h.opts.WriteTimeout)); err != nil {
 		return err
 	}
 	metric := c.h.metrics.bytesOut[WebSockets]
@@ -180,7 +189,7 @@ func (c *conn) writeWS(batch [][]byte) error {
 			size += len(batch[j])
 			j++
 		}
-		if err := c.ws.Writev(op, batch[i:j]...); err != nil {
+		if err := socket.Writev(op, batch[i:j]...); err != nil {
 			return err
 		}
 		metric.Add(float64(size))
