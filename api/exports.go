@@ -35,7 +35,7 @@ func (s *Server) createExport(w http.ResponseWriter, r *http.Request, id *auth.I
 	if !decodeBody(w, r, &req, `{"dataset":"orders","format":"csv","compression":"gzip","params":{"from":"2026-01-01"}}`) {
 		return
 	}
-	t, err := s.Exports.Start(r.Context(), s.Store, id.UserID, id.Roles, req)
+	t, err := s.Exports.Start(r.Context(), id.UserID, id.Roles, req)
 	var rerr *export.RequestError
 	if errors.As(err, &rerr) {
 		body := httpx.ErrorBody{Error: httpx.ErrorDetail{Code: rerr.Code, Message: rerr.Message}}

@@ -37,6 +37,7 @@ type Server struct {
 	ready    atomic.Bool
 	workers  atomic.Bool // task workers started
 	registry *prometheus.Registry
+	closeOne sync.Once
 }
 
 // New builds a Server from cfg: it validates the configuration and opens what it needs.
@@ -118,24 +119,14 @@ func mount(mux *http.ServeMux, path string, h *hub.Hub) {
 }
 
 func (s *Server) newHub(name string, requireAuth bool, bp backplane.Backplane, metrics *hub.Metrics) (*hub.Hub, error) {
-	hc := s.cfg.Hub
-	h, err := hub.New(name, hub.Options{
-		Authenticate:           s.authenticate,
-		RequireAuth:            requireAuth,
-		Backplane:              bp,
-		Metrics:                metrics,
-		Logger:                 s.log,
-		MaxMessageSize:         hc.MaxMessageSize,
-		MaxParallelInvocations: hc.MaxParallelInvocations,
-		StreamBufferCapacity:   hc.StreamBufferCapacity,
-		SendQueueSize:          hc.SendQueueSize,
-		HandshakeTimeout:       hc.HandshakeTimeout,
-		KeepAliveInterval:      hc.KeepAliveInterval,
-		ClientTimeout:          hc.ClientTimeout,
-		WriteCoalesce:          hc.WriteCoalesce,
-		EnableDetailedErrors:   hc.DetailedErrors,
-		AllowedOrigins:         s.cfg.CORSOrigins,
-	})
+	opts := s.cfg.Hub
+	opts.Authenticate = s.authenticate
+	opts.RequireAuth = requireAuth
+	opts.Backplane = bp
+	opts.Metrics = metrics
+	opts.Logger = s.log
+	opts.AllowedOrigins = s.cfg.CORSOrigins
+	h, err := hub.New(name, opts)
 	if err != nil {
 		return nil, fmt.Errorf("hub %s: %w", name, err)
 	}
@@ -180,11 +171,21 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
+// Close releases what New opened (the task store, the export sources and storage, the key
+// refresher) without serving; Serve does it itself when it returns.
+func (s *Server) Close() error {
+	var err error
+	s.closeOne.Do(func() {
+		s.auth.Close()
+		err = s.tasks.Close()
+	})
+	return err
+}
+
 // Serve is Run on a listener of the caller's.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	defer s.auth.Close()
 	defer func() {
-		if err := s.tasks.Close(); err != nil {
+		if err := s.Close(); err != nil {
 			s.log.Warn("close", "err", err)
 		}
 	}()

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/heraldhq/herald/app"
+	"github.com/heraldhq/herald/hub"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -159,8 +160,8 @@ func TestCORSPreflight(t *testing.T) {
 
 func TestBadConfig(t *testing.T) {
 	t.Parallel()
-	_, err := app.New(context.Background(), app.Config{DataDir: t.TempDir(), Hub: app.HubConfig{MaxMessageSize: -1}})
-	require.ErrorContains(t, err, "max message size")
+	_, err := app.New(context.Background(), app.Config{DataDir: t.TempDir(), Hub: hub.Options{MaxMessageSize: -1}})
+	require.ErrorContains(t, err, "MaxMessageSize must be positive")
 	cfg := app.Config{DataDir: t.TempDir()}
 	cfg.Auth.Secret = "short"
 	_, err = app.New(context.Background(), cfg)

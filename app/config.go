@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/hub"
 	"github.com/heraldhq/herald/jobs"
 )
 
@@ -28,8 +29,10 @@ type Config struct {
 	Auth auth.Config
 	// CORSOrigins are the browser origins allowed to call Herald (patterns; "*" for any).
 	CORSOrigins []string
-	// Hub holds the limits and timers of every hub.
-	Hub HubConfig
+	// Hub holds the limits and timers of every hub (see hub.Options; zero fields take the hub's
+	// defaults). The app sets Authenticate, RequireAuth, Backplane, Metrics, Logger and
+	// AllowedOrigins itself.
+	Hub hub.Options
 	// Exports configures datasets, export storage and download links.
 	Exports ExportsConfig
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM. Default 10 s.
@@ -55,22 +58,6 @@ type ExportsConfig struct {
 	LinkTTL time.Duration
 	// RetentionEvery is how often expired files are deleted. Default 10 min.
 	RetentionEvery time.Duration
-	// NoDemoData leaves an embedded database without the demo rows that are otherwise
-	// generated (10,000 orders) at the first start.
-	NoDemoData bool
-}
-
-// HubConfig holds the hub limits; zero means the hub package's default (see hub.Options).
-type HubConfig struct {
-	MaxMessageSize         int
-	MaxParallelInvocations int
-	StreamBufferCapacity   int
-	SendQueueSize          int
-	HandshakeTimeout       time.Duration
-	KeepAliveInterval      time.Duration
-	ClientTimeout          time.Duration
-	WriteCoalesce          time.Duration
-	DetailedErrors         bool
 }
 
 // WithDefaults fills in the defaults.
@@ -101,16 +88,11 @@ func (c Config) WithDefaults() Config {
 
 func (c Config) validate() error {
 	var errs []error
+	if err := c.Hub.WithDefaults().Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout must not be negative, got %s", c.ShutdownTimeout))
-	}
-	for name, v := range map[string]int{
-		"max message size": c.Hub.MaxMessageSize, "max parallel invocations": c.Hub.MaxParallelInvocations,
-		"stream buffer capacity": c.Hub.StreamBufferCapacity, "send queue size": c.Hub.SendQueueSize,
-	} {
-		if v < 0 {
-			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", name, v))
-		}
 	}
 	return errors.Join(errs...)
 }

@@ -11,13 +11,9 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald/export"
-	"github.com/heraldhq/herald/export/demo"
 	"github.com/heraldhq/herald/jobs"
 	"github.com/heraldhq/herald/storage"
 )
-
-// demoSeedRows is how many demo orders an embedded database gets at its first start.
-const demoSeedRows = 10_000
 
 // Tasks is the task store with every task kind registered: what `serve` and `worker` run.
 type Tasks struct {
@@ -57,14 +53,18 @@ func OpenTasks(ctx context.Context, cfg Config) (*Tasks, error) {
 		_ = bucket.Close()
 		return nil, err
 	}
-	exp, err := export.New(export.Config{
-		Registry: reg, DefaultSourceURL: srcURL, LinkTTL: ec.LinkTTL, RetentionEvery: ec.RetentionEvery, Logger: cfg.Logger,
+	exp, err := export.New(export.Config{Registry: reg, DefaultSourceURL: srcURL, Logger: cfg.Logger})
+	if err != nil {
+		_ = bucket.Close()
+		return nil, err
+	}
+	svc, err := export.NewService(export.ServiceConfig{
+		Exporter: exp, Bucket: bucket, LinkTTL: ec.LinkTTL, RetentionEvery: ec.RetentionEvery, Logger: cfg.Logger,
 	})
 	if err != nil {
 		_ = bucket.Close()
 		return nil, err
 	}
-	svc := export.NewService(exp, bucket)
 	jc := cfg.Jobs
 	jc.PeriodicJobs = append(jc.PeriodicJobs, svc.PeriodicJobs()...)
 	store, err := jobs.Open(ctx, jc, svc.Register)
@@ -72,20 +72,7 @@ func OpenTasks(ctx context.Context, cfg Config) (*Tasks, error) {
 		_ = bucket.Close()
 		return nil, fmt.Errorf("open task store: %w", err)
 	}
-	t := &Tasks{Store: store, Exports: svc, Bucket: bucket, exp: exp}
-	if cfg.Jobs.DatabaseURL == "" && ec.DatasetsFile == "" && !ec.NoDemoData {
-		// The embedded default comes with something to export. The table is made once; a
-		// table the user filled with `herald demo-data` is left alone.
-		err := demo.Generate(ctx, srcURL, demoSeedRows, demo.Options{})
-		switch {
-		case err == nil:
-			cfg.Logger.Info(fmt.Sprintf("generated %d demo orders for the dataset orders (herald demo-data --rows N makes more)", demoSeedRows))
-		case !errors.Is(err, demo.ErrExists):
-			_ = t.Close()
-			return nil, fmt.Errorf("demo data: %w", err)
-		}
-	}
-	return t, nil
+	return &Tasks{Store: store, Exports: svc, Bucket: bucket, exp: exp}, nil
 }
 
 // SourceURL is the export source URL of Herald's own database: the SQLite file in dataDir, or

@@ -21,10 +21,10 @@ type RetentionArgs struct{}
 // Kind is River's name of the retention job.
 func (RetentionArgs) Kind() string { return RetentionKind }
 
-// PeriodicJobs returns the retention sweep, every Config.RetentionEvery,
+// PeriodicJobs returns the retention sweep, every ServiceConfig.RetentionEvery,
 // for jobs.Config.PeriodicJobs. River runs it on one process of the cluster.
 func (s *Service) PeriodicJobs() []*river.PeriodicJob {
-	every := s.exp.cfg.RetentionEvery
+	every := s.cfg.RetentionEvery
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(every),
 		func() (river.JobArgs, *river.InsertOpts) {
 			return RetentionArgs{}, &river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByPeriod: every}}
@@ -45,7 +45,7 @@ func (w *retentionWorker) Work(ctx context.Context, _ *river.Job[RetentionArgs])
 }
 
 // Sweep deletes the export files that expired before now: those written
-// more than Config.LinkTTL ago (or whose stored expiry has passed), and
+// more than ServiceConfig.LinkTTL ago (or whose stored expiry has passed), and
 // partial files a dead process left. Each export task whose file goes is
 // amended: result.expired = true, no downloadUrl, and a message saying so.
 // It returns how many files it deleted.
@@ -56,7 +56,7 @@ func (s *Service) Sweep(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("list export files: %w", err)
 		}
-		expires := obj.ModTime.Add(s.exp.cfg.LinkTTL)
+		expires := obj.ModTime.Add(s.cfg.LinkTTL)
 		if !obj.ExpiresAt.IsZero() && obj.ExpiresAt.After(expires) {
 			expires = obj.ExpiresAt
 		}
@@ -73,7 +73,7 @@ func (s *Service) Sweep(ctx context.Context, now time.Time) (int, error) {
 			continue
 		}
 		msg := fmt.Sprintf("The file expired and was deleted on %s.", now.UTC().Format("2006-01-02 15:04 UTC"))
-		_, err := s.store.AmendResult(ctx, taskID, map[string]any{"expired": true, "downloadUrl": nil}, msg)
+		_, err := s.store.Load().AmendResult(ctx, taskID, map[string]any{"expired": true, "downloadUrl": nil}, msg)
 		if err != nil && !errors.Is(err, jobs.ErrNotFound) && !errors.Is(err, jobs.ErrInvalid) {
 			errs = append(errs, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -55,27 +56,98 @@ type Result struct {
 // Link gives the success notification its link.
 func (r Result) Link() string { return r.DownloadURL }
 
+// Defaults of ServiceConfig.
+const (
+	DefaultLinkTTL        = 24 * time.Hour
+	DefaultRetentionEvery = 10 * time.Minute
+)
+
+// ServiceConfig configures a Service.
+type ServiceConfig struct {
+	// Exporter runs the exports. Required.
+	Exporter *Exporter
+	// Bucket stores the files and signs their links. Required.
+	Bucket *storage.Bucket
+	// LinkTTL is how long a finished export's download link works; the
+	// file is deleted by the retention job after that. Default 24 h; at
+	// least 1 min.
+	LinkTTL time.Duration
+	// RetentionEvery is how often expired export files are looked for.
+	// Default 10 min; at least 1 s.
+	RetentionEvery time.Duration
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// WithDefaults fills in the defaults.
+func (c ServiceConfig) WithDefaults() ServiceConfig {
+	if c.LinkTTL == 0 {
+		c.LinkTTL = DefaultLinkTTL
+	}
+	if c.RetentionEvery == 0 {
+		c.RetentionEvery = DefaultRetentionEvery
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c ServiceConfig) validate() error {
+	var errs []error
+	if c.Exporter == nil {
+		errs = append(errs, errors.New("export: the service needs an Exporter"))
+	}
+	if c.Bucket == nil {
+		errs = append(errs, errors.New("export: the service needs a Bucket"))
+	}
+	if c.LinkTTL < time.Minute {
+		errs = append(errs, fmt.Errorf("export: link TTL must be at least 1m, got %s", c.LinkTTL))
+	}
+	if c.RetentionEvery < time.Second {
+		errs = append(errs, fmt.Errorf("export: retention interval must be at least 1s, got %s", c.RetentionEvery))
+	}
+	return errors.Join(errs...)
+}
+
 // Service runs exports as tasks: it starts them for users, works them into
 // the bucket, and deletes their files when their links expire.
+//
+// It meets the task store once, in Register, which jobs.Open calls:
+//
+//	svc, _ := export.NewService(export.ServiceConfig{Exporter: exp, Bucket: bucket})
+//	cfg.PeriodicJobs = append(cfg.PeriodicJobs, svc.PeriodicJobs()...)
+//	store, _ := jobs.Open(ctx, cfg, svc.Register)
+//	task, _ := svc.Start(ctx, "alice", roles, req)
 type Service struct {
+	cfg    ServiceConfig
 	exp    *Exporter
 	bucket *storage.Bucket
 	log    *slog.Logger
-	store  *jobs.Store
+	store  atomic.Pointer[jobs.Store]
 }
 
-// NewService ties an Exporter to a bucket. Pass its Register to jobs.Open
-// and its PeriodicJobs to jobs.Config.
-func NewService(exp *Exporter, bucket *storage.Bucket) *Service {
-	return &Service{exp: exp, bucket: bucket, log: exp.cfg.Logger}
+// ErrNotRegistered is returned by Start before Register has given the
+// service its task store.
+var ErrNotRegistered = errors.New("export: the service is not registered with a task store")
+
+// NewService checks cfg and returns a Service. Pass its Register to
+// jobs.Open and its PeriodicJobs to jobs.Config.
+func NewService(cfg ServiceConfig) (*Service, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, exp: cfg.Exporter, bucket: cfg.Bucket, log: cfg.Logger}, nil
 }
 
 // Exporter returns the service's exporter.
 func (s *Service) Exporter() *Exporter { return s.exp }
 
-// Register adds the export and retention workers; it is a jobs.RegisterFunc.
+// Register adds the export and retention workers and keeps the store the
+// service enqueues into; it is a jobs.RegisterFunc.
 func (s *Service) Register(store *jobs.Store, w *river.Workers) error {
-	s.store = store
+	s.store.Store(store)
 	if err := river.AddWorkerSafely(w, &worker{s: s}); err != nil {
 		return err
 	}
@@ -84,7 +156,11 @@ func (s *Service) Register(store *jobs.Store, w *river.Workers) error {
 
 // Start checks req for a user and enqueues the export task. A request that
 // cannot run is a *RequestError and creates nothing.
-func (s *Service) Start(ctx context.Context, store *jobs.Store, owner string, roles []string, req Request) (*jobs.Task, error) {
+func (s *Service) Start(ctx context.Context, owner string, roles []string, req Request) (*jobs.Task, error) {
+	store := s.store.Load()
+	if store == nil {
+		return nil, ErrNotRegistered
+	}
 	plan, err := s.exp.Prepare(req, roles)
 	if err != nil {
 		return nil, err
@@ -99,7 +175,7 @@ type worker struct {
 
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	a := job.Args
-	return w.s.store.Run(ctx, a.TaskID, func(ctx context.Context, r *jobs.Reporter) (any, error) {
+	return w.s.store.Load().Run(ctx, a.TaskID, func(ctx context.Context, r *jobs.Reporter) (any, error) {
 		return w.s.run(ctx, a, r)
 	})
 }
@@ -145,7 +221,7 @@ func (s *Service) run(ctx context.Context, a Args, r *jobs.Reporter) (any, error
 		s.discard(ctx, bw, key)
 		return nil, classify(ctx, err)
 	}
-	expires := time.Now().Add(s.exp.cfg.LinkTTL).UTC().Truncate(time.Second)
+	expires := time.Now().Add(s.cfg.LinkTTL).UTC().Truncate(time.Second)
 	link, err := s.bucket.SignedURL(ctx, key, expires, name)
 	if err != nil {
 		s.discard(ctx, bw, key)

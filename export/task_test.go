@@ -122,10 +122,11 @@ func setupTasks(t *testing.T, bucketCfg storage.Config) *taskEnv {
 	bucket, err := storage.Open(ctx, bucketCfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, bucket.Close()) })
-	exp, err := export.New(export.Config{DefaultSourceURL: src, Logger: quiet, LinkTTL: time.Hour})
+	exp, err := export.New(export.Config{DefaultSourceURL: src, Logger: quiet})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, exp.Close()) })
-	svc := export.NewService(exp, bucket)
+	svc, err := export.NewService(export.ServiceConfig{Exporter: exp, Bucket: bucket, LinkTTL: time.Hour, Logger: quiet})
+	require.NoError(t, err)
 	store, err := jobs.Open(ctx, jobs.Config{DataDir: dir, Logger: quiet, ProgressInterval: 10 * time.Millisecond}, svc.Register)
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
@@ -141,7 +142,7 @@ func setupTasks(t *testing.T, bucketCfg storage.Config) *taskEnv {
 func (e *taskEnv) export(t *testing.T, req export.Request) (*jobs.Task, export.Result) {
 	t.Helper()
 	ctx := context.Background()
-	task, err := e.svc.Start(ctx, e.store, "alice", nil, req)
+	task, err := e.svc.Start(ctx, "alice", nil, req)
 	require.NoError(t, err)
 	var done *jobs.Task
 	require.Eventually(t, func() bool {

@@ -61,7 +61,7 @@ type rows interface {
 type dialect struct {
 	name string
 	// migrations are Herald's own schema steps, applied in order once each.
-	migrations []string
+	migrations []migration
 	// heartbeat refreshes a running River job's attempted_at (arg: job id).
 	heartbeat string
 	// dataModifyingCTE says the database runs INSERT/UPDATE inside WITH,

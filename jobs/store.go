@@ -215,12 +215,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM herald_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("herald migrations: read version: %w", err)
 	}
-	for i := current; i < len(s.d.migrations); i++ {
-		if _, err := tx.exec(ctx, s.d.migrations[i]); err != nil {
-			return fmt.Errorf("herald migration %d: %w", i+1, err)
+	for _, m := range s.d.migrations[min(current, len(s.d.migrations)):] {
+		if _, err := tx.exec(ctx, m.sql); err != nil {
+			return fmt.Errorf("herald migration %s: %w", m.name, err)
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO herald_migrations (version, applied_at) VALUES (?, ?)`, i+1, nowMicros()); err != nil {
-			return fmt.Errorf("herald migration %d: record: %w", i+1, err)
+		if _, err := tx.exec(ctx, `INSERT INTO herald_migrations (version, applied_at) VALUES (?, ?)`, m.version, nowMicros()); err != nil {
+			return fmt.Errorf("herald migration %s: record: %w", m.name, err)
 		}
 	}
 	if err := tx.commit(ctx); err != nil {

@@ -7,6 +7,10 @@ import (
 
 	"github.com/alecthomas/kong"
 	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/export"
+	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/jobs"
 )
 
 func parse(t *testing.T, yamlText string, env map[string]string, args ...string) *cli {
@@ -17,7 +21,7 @@ func parse(t *testing.T, yamlText string, env map[string]string, args ...string)
 		t.Setenv(k, v)
 	}
 	var c cli
-	k, err := kong.New(&c, kong.Configuration(yamlLoader, file), kong.DefaultEnvars("HERALD"))
+	k, err := kong.New(&c, kong.Configuration(yamlLoader, file), kong.DefaultEnvars("HERALD"), defaults())
 	require.NoError(t, err)
 	_, err = k.Parse(args)
 	require.NoError(t, err)
@@ -46,10 +50,23 @@ func TestConfigFileRefusesUnknownKeys(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "herald.yaml")
 		require.NoError(t, os.WriteFile(file, []byte(text), 0o600))
 		var c cli
-		k, err := kong.New(&c, kong.Configuration(yamlLoader, file), kong.DefaultEnvars("HERALD"))
+		k, err := kong.New(&c, kong.Configuration(yamlLoader, file), kong.DefaultEnvars("HERALD"), defaults())
 		if err == nil {
 			_, err = k.Parse([]string{"serve"})
 		}
 		require.ErrorContains(t, err, "config file:", text)
 	}
+}
+
+// The flags' defaults are the packages' own: a flag left alone configures what the package would
+// choose by itself.
+func TestFlagDefaultsAreThePackagesDefaults(t *testing.T) {
+	c := parse(t, "", nil, "serve")
+	require.Equal(t, hub.Options{}.WithDefaults().MaxMessageSize, c.Serve.options().MaxMessageSize)
+	got, want := c.Serve.options().WithDefaults(), hub.Options{}.WithDefaults()
+	got.Backplane, want.Backplane, got.Logger, want.Logger = nil, nil, nil, nil
+	require.Equal(t, want, got)
+	require.Equal(t, jobs.Config{}.WithDefaults(), c.Serve.jobs("", nil).WithDefaults())
+	require.Equal(t, export.DefaultLinkTTL, c.Serve.LinkTTL)
+	require.Equal(t, export.DefaultRetentionEvery, c.Serve.RetentionEvery)
 }

@@ -25,15 +25,40 @@ type exportFlags struct {
 	Storage        string        `help:"Where export files go: file:///dir, azblob://container?…, s3://bucket?… (default: <data-dir>/exports)." placeholder:"URL"`
 	PublicURL      string        `name:"public-url" help:"Herald's public origin, which file download links start with (default: relative links)." placeholder:"URL"`
 	SigningKey     string        `name:"signing-key" help:"Key (≥ 32 bytes) signing file download links; the same on every node (default: kept in <data-dir>/signing-key)." placeholder:"KEY"`
-	LinkTTL        time.Duration `name:"link-ttl" help:"How long download links work; files are deleted after it." default:"24h"`
-	RetentionEvery time.Duration `name:"retention-every" help:"How often expired export files are deleted." default:"10m"`
+	LinkTTL        time.Duration `name:"link-ttl" help:"How long download links work; files are deleted after it." default:"${export_link_ttl}"`
+	RetentionEvery time.Duration `name:"retention-every" help:"How often expired export files are deleted." default:"${export_retention_every}"`
 	NoDemoData     bool          `name:"no-demo-data" help:"Do not generate the demo orders in a new embedded database."`
+}
+
+// demoSeedRows is how many demo orders an embedded database gets at its first start.
+const demoSeedRows = 10_000
+
+// seedDemo gives the embedded default something to export: at the first start on Herald's own
+// SQLite database with the built-in datasets, it generates the demo orders. The table is made
+// once; a table the user filled with `herald demo-data` is left alone. It runs once the task
+// store has made the database.
+func (f exportFlags) seedDemo(ctx context.Context, dataDir, database string, logger *slog.Logger) error {
+	if database != "" || f.Datasets != "" || f.NoDemoData {
+		return nil
+	}
+	url, err := app.SourceURL(dataDir, "")
+	if err != nil {
+		return err
+	}
+	err = demo.Generate(ctx, url, demoSeedRows, demo.Options{})
+	switch {
+	case err == nil:
+		logger.Info(fmt.Sprintf("generated %d demo orders for the dataset orders (herald demo-data --rows N makes more)", demoSeedRows))
+	case !errors.Is(err, demo.ErrExists):
+		return fmt.Errorf("demo data: %w", err)
+	}
+	return nil
 }
 
 func (f exportFlags) exportsConfig() app.ExportsConfig {
 	return app.ExportsConfig{
 		DatasetsFile: f.Datasets, StorageURL: f.Storage, PublicURL: f.PublicURL, SigningKey: f.SigningKey,
-		LinkTTL: f.LinkTTL, RetentionEvery: f.RetentionEvery, NoDemoData: f.NoDemoData,
+		LinkTTL: f.LinkTTL, RetentionEvery: f.RetentionEvery,
 	}
 }
 
@@ -44,7 +69,7 @@ type exportCmd struct {
 	Param       map[string]string `help:"A dataset parameter, name=value (repeat for more)." placeholder:"NAME=VALUE"`
 	Delimiter   string            `help:"CSV field separator." default:","`
 	Output      string            `short:"o" help:"File to write ('-' for standard output)." required:"" placeholder:"FILE"`
-	DataDir     string            `name:"data-dir" help:"Where Herald keeps its embedded state." default:"herald-data" type:"path"`
+	DataDir     string            `name:"data-dir" help:"Where Herald keeps its embedded state." default:"${jobs_data_dir}" type:"path"`
 	Datasets    string            `help:"YAML file of datasets (default: the built-in demo dataset orders)." type:"path" placeholder:"FILE"`
 	Database    string            `help:"Herald's database (the default source): empty for SQLite in the data dir, or postgres://…" placeholder:"URL"`
 	Progress    string            `help:"Progress display: auto (a bar on a terminal), always, never." default:"auto" enum:"auto,always,never"`
@@ -184,7 +209,7 @@ func humanBytes(n int64) string {
 type demoDataCmd struct {
 	Rows     int64  `help:"How many orders to generate." default:"100000"`
 	Seed     int64  `help:"Seed of the generator: the same seed gives the same rows on every database." default:"1"`
-	DataDir  string `name:"data-dir" help:"Where Herald keeps its embedded state." default:"herald-data" type:"path"`
+	DataDir  string `name:"data-dir" help:"Where Herald keeps its embedded state." default:"${jobs_data_dir}" type:"path"`
 	Database string `help:"Database to fill: empty for Herald's SQLite in the data dir, postgres://… or mysql://…" placeholder:"URL"`
 	Replace  bool   `help:"Replace an existing orders table (always done in Herald's own SQLite database)."`
 }

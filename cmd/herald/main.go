@@ -40,6 +40,7 @@ func main() {
 		kong.Configuration(yamlLoader),
 		kong.UsageOnError(),
 		kong.DefaultEnvars("HERALD"),
+		defaults(),
 	)
 	logger := newLogger(c.LogLevel)
 	slog.SetDefault(logger)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/heraldhq/herald/app"
 	"github.com/heraldhq/herald/auth"
+	"github.com/heraldhq/herald/hub"
 	"github.com/heraldhq/herald/jobs"
 )
 
@@ -19,7 +20,7 @@ type authFlags struct {
 	JWTRoleClaim     string        `name:"jwt-role-claim" help:"Claim holding the roles." default:"roles"`
 	JWTIssuer        string        `name:"jwt-issuer" help:"Required issuer (iss), if set."`
 	JWTAudience      string        `name:"jwt-audience" help:"Required audience (aud), if set."`
-	DataDir          string        `name:"data-dir" help:"Where Herald keeps its embedded state (database, exports, dev secret)." default:"herald-data" type:"path"`
+	DataDir          string        `name:"data-dir" help:"Where Herald keeps its embedded state (database, exports, dev secret)." default:"${jobs_data_dir}" type:"path"`
 	TokenTTL         time.Duration `name:"token-ttl" help:"Lifetime of minted tokens." default:"24h"`
 }
 
@@ -34,13 +35,35 @@ func (f authFlags) config() auth.Config {
 // dbFlags choose the task database, shared by serve, worker and migrate.
 type dbFlags struct {
 	Database    string        `help:"Task database: empty for SQLite in the data dir, or postgres://user@host/db." placeholder:"URL"`
-	Schema      string        `name:"database-schema" help:"PostgreSQL schema of Herald's and River's tables." default:"public"`
-	RescueAfter time.Duration `name:"rescue-after" help:"How soon a task whose process died is picked up again." default:"60s"`
-	Workers     int           `help:"Tasks run at once by this process." default:"10"`
+	Schema      string        `name:"database-schema" help:"PostgreSQL schema of Herald's and River's tables." default:"${jobs_schema}"`
+	RescueAfter time.Duration `name:"rescue-after" help:"How soon a task whose process died is picked up again." default:"${jobs_rescue_after}"`
+	Workers     int           `help:"Tasks run at once by this process." default:"${jobs_workers}"`
 }
 
 func (f dbFlags) jobs(dataDir string, logger *slog.Logger) jobs.Config {
 	return jobs.Config{DatabaseURL: f.Database, Schema: f.Schema, DataDir: dataDir, Logger: logger, RescueAfter: f.RescueAfter, Workers: f.Workers}
+}
+
+// hubFlags are the limits and timers of every hub; their defaults are the hub package's.
+type hubFlags struct {
+	MaxMessageSize         int           `name:"max-message-size" help:"Largest message a client may send, in bytes." default:"${hub_max_message_size}"`
+	MaxParallelInvocations int           `name:"max-parallel-invocations" help:"Invocations of one connection that run at once." default:"${hub_max_parallel_invocations}"`
+	StreamBufferCapacity   int           `name:"stream-buffer-capacity" help:"Items buffered per client-to-server stream." default:"${hub_stream_buffer_capacity}"`
+	SendQueueSize          int           `name:"send-queue-size" help:"Messages queued per connection before it is dropped as a slow consumer." default:"${hub_send_queue_size}"`
+	HandshakeTimeout       time.Duration `name:"handshake-timeout" help:"Time a new connection has to complete its handshake." default:"${hub_handshake_timeout}"`
+	KeepAliveInterval      time.Duration `name:"keep-alive-interval" help:"Silence after which the server pings a connection." default:"${hub_keep_alive_interval}"`
+	ClientTimeout          time.Duration `name:"client-timeout" help:"Silence from a client after which its connection is closed." default:"${hub_client_timeout}"`
+	WriteCoalesce          time.Duration `name:"write-coalesce" help:"How long a broadcast's WebSocket write may wait to batch more messages to the same connection (negative: off)." default:"${hub_write_coalesce}"`
+	DetailedErrors         bool          `name:"detailed-errors" help:"Send the text of hub method errors to clients (development only)."`
+}
+
+func (f hubFlags) options() hub.Options {
+	return hub.Options{
+		MaxMessageSize: f.MaxMessageSize, MaxParallelInvocations: f.MaxParallelInvocations,
+		StreamBufferCapacity: f.StreamBufferCapacity, SendQueueSize: f.SendQueueSize,
+		HandshakeTimeout: f.HandshakeTimeout, KeepAliveInterval: f.KeepAliveInterval,
+		ClientTimeout: f.ClientTimeout, WriteCoalesce: f.WriteCoalesce, EnableDetailedErrors: f.DetailedErrors,
+	}
 }
 
 type serveCmd struct {
@@ -52,17 +75,9 @@ type serveCmd struct {
 	exportFlags
 	NoWorkers bool `name:"no-workers" help:"Serve without running tasks (herald worker processes run them)."`
 
-	MaxMessageSize         int           `name:"max-message-size" help:"Largest message a client may send, in bytes." default:"32768"`
-	MaxParallelInvocations int           `name:"max-parallel-invocations" help:"Invocations of one connection that run at once." default:"1"`
-	StreamBufferCapacity   int           `name:"stream-buffer-capacity" help:"Items buffered per client-to-server stream." default:"10"`
-	SendQueueSize          int           `name:"send-queue-size" help:"Messages queued per connection before it is dropped as a slow consumer." default:"1024"`
-	HandshakeTimeout       time.Duration `name:"handshake-timeout" help:"Time a new connection has to complete its handshake." default:"15s"`
-	KeepAliveInterval      time.Duration `name:"keep-alive-interval" help:"Silence after which the server pings a connection." default:"15s"`
-	ClientTimeout          time.Duration `name:"client-timeout" help:"Silence from a client after which its connection is closed." default:"30s"`
-	WriteCoalesce          time.Duration `name:"write-coalesce" help:"How long a broadcast's WebSocket write may wait to batch more messages to the same connection (negative: off)." default:"2ms"`
-	DetailedErrors         bool          `name:"detailed-errors" help:"Send the text of hub method errors to clients (development only)."`
-	ShutdownTimeout        time.Duration `name:"shutdown-timeout" help:"Bound on the drain at SIGINT/SIGTERM." default:"10s"`
-	PprofAddr              string        `name:"pprof-addr" help:"Serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default." placeholder:"ADDR"`
+	hubFlags
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"Bound on the drain at SIGINT/SIGTERM." default:"10s"`
+	PprofAddr       string        `name:"pprof-addr" help:"Serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default." placeholder:"ADDR"`
 }
 
 func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
@@ -71,15 +86,14 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		Addr: s.Addr, DataDir: s.DataDir, ConformanceHub: s.ConformanceHub, CORSOrigins: s.CORSOrigins,
 		Jobs: s.jobs(s.DataDir, logger), NoWorkers: s.NoWorkers, Exports: s.exportsConfig(),
 		Auth: authCfg, ShutdownTimeout: s.ShutdownTimeout, Logger: logger,
-		Hub: app.HubConfig{
-			MaxMessageSize: s.MaxMessageSize, MaxParallelInvocations: s.MaxParallelInvocations,
-			StreamBufferCapacity: s.StreamBufferCapacity, SendQueueSize: s.SendQueueSize,
-			HandshakeTimeout: s.HandshakeTimeout, KeepAliveInterval: s.KeepAliveInterval,
-			ClientTimeout: s.ClientTimeout, DetailedErrors: s.DetailedErrors, WriteCoalesce: s.WriteCoalesce,
-		},
+		Hub: s.options(),
 	}
 	srv, err := app.New(ctx, cfg)
 	if err != nil {
+		return err
+	}
+	if err := s.seedDemo(ctx, s.DataDir, s.Database, logger); err != nil {
+		_ = srv.Close() // the seeding error is the one to report
 		return err
 	}
 	if s.PprofAddr != "" {

@@ -11,7 +11,7 @@ import (
 )
 
 type workerCmd struct {
-	DataDir string `name:"data-dir" help:"Where Herald keeps its embedded state." default:"herald-data" type:"path"`
+	DataDir string `name:"data-dir" help:"Where Herald keeps its embedded state." default:"${jobs_data_dir}" type:"path"`
 	dbFlags
 	exportFlags
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"Time running tasks get at SIGINT/SIGTERM before they are left to be resumed." default:"10s"`
@@ -29,6 +29,9 @@ func (w *workerCmd) Run(ctx context.Context, logger *slog.Logger) error {
 			logger.Warn("close", "err", err)
 		}
 	}()
+	if err := w.seedDemo(ctx, w.DataDir, w.Database, logger); err != nil {
+		return err
+	}
 	store := tasks.Store
 	if err := store.Start(ctx); err != nil {
 		return err
@@ -44,7 +47,7 @@ func (w *workerCmd) Run(ctx context.Context, logger *slog.Logger) error {
 }
 
 type migrateCmd struct {
-	DataDir string `name:"data-dir" help:"Where Herald keeps its embedded state." default:"herald-data" type:"path"`
+	DataDir string `name:"data-dir" help:"Where Herald keeps its embedded state." default:"${jobs_data_dir}" type:"path"`
 	dbFlags
 }
 

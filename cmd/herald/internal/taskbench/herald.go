@@ -48,7 +48,6 @@ func runHerald(ctx context.Context, db Database, dir string, n, workers, enqueue
 		Logger:          discardLogger(),
 		ShutdownTimeout: 10 * time.Second,
 		NoWorkers:       burnDown,
-		Exports:         app.ExportsConfig{NoDemoData: true},
 	}
 	if db.URL != "" {
 		cfg.Jobs.Schema = uniqueSchema("herald_bench")
