@@ -112,7 +112,7 @@ func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request, id *a
 	if v := q.Get("unread"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			httpx.WriteError(w, http.StatusBadRequest, "invalid_request", "unread must be true or false.")
+			httpx.WriteError(w, http.StatusBadRequest, "invalid_request", `"unread" must be true or false.`)
 			return
 		}
 		unread = b
@@ -148,7 +148,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, example string) b
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		httpx.WriteError(w, http.StatusBadRequest, "invalid_body", "The body must be JSON like "+example+": "+err.Error())
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_body", httpx.DescribeJSONError(err)+" The body must be JSON like "+example+".")
 		return false
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -165,7 +165,12 @@ func (s *Server) createDemoTask(w http.ResponseWriter, r *http.Request, id *auth
 	}
 	args := &jobs.DemoArgs{Steps: req.Steps, StepMs: req.StepMs, FailAtStep: req.FailAtStep}
 	if err := args.Validate(); err != nil {
-		httpx.WriteError(w, http.StatusUnprocessableEntity, "invalid_parameters", err.Error())
+		var ie *jobs.InvalidError
+		if !errors.As(err, &ie) {
+			s.fail(w, err)
+			return
+		}
+		httpx.WriteError(w, http.StatusUnprocessableEntity, "invalid_parameters", ie.Message)
 		return
 	}
 	t, err := s.Store.Enqueue(r.Context(), id.UserID, fmt.Sprintf("Demo task (%d steps)", req.Steps), args)
@@ -180,13 +185,14 @@ func (s *Server) createDemoTask(w http.ResponseWriter, r *http.Request, id *auth
 // fail maps the store's errors to statuses; anything unexpected is logged and answered 500
 // without its text.
 func (s *Server) fail(w http.ResponseWriter, err error) {
+	var invalid *jobs.InvalidError
 	switch {
 	case errors.Is(err, jobs.ErrNotFound):
 		httpx.WriteError(w, http.StatusNotFound, "not_found", "No such task or notification.")
 	case errors.Is(err, jobs.ErrFinished):
 		httpx.WriteError(w, http.StatusConflict, "task_finished", "The task has already finished.")
-	case errors.Is(err, jobs.ErrInvalid):
-		httpx.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.As(err, &invalid):
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_request", invalid.Message)
 	default:
 		s.Log.Error("api", "err", err)
 		httpx.WriteError(w, http.StatusInternalServerError, "internal", "Something went wrong; it has been logged.")
@@ -199,7 +205,7 @@ func intParam(w http.ResponseWriter, v, name string) (int, bool) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		httpx.WriteError(w, http.StatusBadRequest, "invalid_request", name+" must be a non-negative integer.")
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_request", `"`+name+`" must be a whole number, 0 or more.`)
 		return 0, false
 	}
 	return n, true

@@ -138,7 +138,7 @@ func (a *Authenticator) parse(ctx context.Context, token string) (*Identity, err
 		return nil, ErrNoToken
 	}
 	if len(token) > maxTokenLen {
-		return nil, invalid("token is too large", nil)
+		return nil, invalid("The token is too large.", nil)
 	}
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(a.methods),
@@ -199,23 +199,23 @@ func (a *Authenticator) jwksKeyfunc(ctx context.Context) jwt.Keyfunc {
 func classify(err error) *Error {
 	switch {
 	case errors.Is(err, errUnknownKey):
-		return invalid("token is signed with an unknown key", err)
+		return invalid("The token is signed with an unknown key.", err)
 	case errors.Is(err, jwt.ErrTokenMalformed):
-		return invalid("token is malformed", err)
+		return invalid("The token is malformed.", err)
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
 		// Includes refused algorithms; saying which we expect would only help an attacker.
-		return invalid("token signature is invalid", err)
+		return invalid("The token's signature is not valid.", err)
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return &Error{Code: CodeTokenExpired, Message: "token has expired", Err: err}
+		return &Error{Code: CodeTokenExpired, Message: "The token has expired; get a new one.", Err: err}
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return &Error{Code: CodeTokenNotYetValid, Message: "token is not valid yet", Err: err}
+		return &Error{Code: CodeTokenNotYetValid, Message: "The token is not valid yet (nbf).", Err: err}
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return invalid("token has no expiry (exp)", err)
+		return invalid("The token has no expiry (exp).", err)
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return invalid("token issuer is not accepted", err)
+		return invalid("The token's issuer (iss) is not accepted.", err)
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return invalid("token audience is not accepted", err)
+		return invalid("The token's audience (aud) is not accepted.", err)
 	default:
-		return invalid("token is invalid", err)
+		return invalid("The token is not valid.", err)
 	}
 }

@@ -56,7 +56,7 @@ func TestHS256(t *testing.T) {
 		t.Parallel()
 		_, err := a.ParseToken(signHS(t, strings.Repeat("x", 32), claims("alice")))
 		ae := requireCode(t, err, CodeTokenInvalid)
-		require.Equal(t, "token signature is invalid", ae.Message)
+		require.Equal(t, "The token's signature is not valid.", ae.Message)
 	})
 	t.Run("ForgedAndExpired", func(t *testing.T) {
 		t.Parallel()
@@ -255,7 +255,7 @@ func TestWriteError(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
 	require.Equal(t, CodeTokenExpired, body.Error.Code)
-	require.Equal(t, "token has expired", body.Error.Message)
+	require.Equal(t, "The token has expired; get a new one.", body.Error.Message)
 
 	w = httptest.NewRecorder()
 	WriteError(w, ErrNoToken)

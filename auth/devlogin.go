@@ -39,12 +39,12 @@ func (a *Authenticator) DevLoginHandler() http.Handler {
 
 func (a *Authenticator) serveDevLogin(w http.ResponseWriter, r *http.Request) {
 	if !a.devMode {
-		httpx.WriteError(w, http.StatusNotFound, "not_found", "not found")
+		httpx.WriteError(w, http.StatusNotFound, "not_found", "No such endpoint.")
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		httpx.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+		httpx.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Use POST.")
 		return
 	}
 	req, status, code, msg := decodeDevLogin(w, r)
@@ -54,7 +54,7 @@ func (a *Authenticator) serveDevLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	token, exp, err := a.mint(req.User, req.Roles, 0)
 	if err != nil {
-		httpx.WriteError(w, http.StatusInternalServerError, "internal", "could not mint a token")
+		httpx.WriteError(w, http.StatusInternalServerError, "internal", "Something went wrong; it has been logged.")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store") // A token must not sit in a cache.
@@ -65,7 +65,7 @@ func (a *Authenticator) serveDevLogin(w http.ResponseWriter, r *http.Request) {
 
 // decodeDevLogin reads and checks the body; a non-zero status says why it was refused.
 func decodeDevLogin(w http.ResponseWriter, r *http.Request) (req DevLoginRequest, status int, code, msg string) {
-	const want = `body must be a JSON object like {"user":"alice","roles":["admin"]}`
+	const want = `The body must be a JSON object like {"user":"alice","roles":["admin"]}.`
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDevLoginBody))
 	err := dec.Decode(&req)
 	if err == nil {
@@ -82,17 +82,17 @@ func decodeDevLogin(w http.ResponseWriter, r *http.Request) (req DevLoginRequest
 	switch {
 	case err == nil:
 	case errors.As(err, &tooLarge):
-		return req, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body is larger than %d bytes", maxDevLoginBody)
+		return req, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The body is larger than %d bytes.", maxDevLoginBody)
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return req, http.StatusBadRequest, "invalid_body", fmt.Sprintf("%q has the wrong type; %s", typeErr.Field, want)
+		return req, http.StatusBadRequest, "invalid_body", fmt.Sprintf("%q has the wrong type. %s", typeErr.Field, want)
 	default:
 		return req, http.StatusBadRequest, "invalid_body", want
 	}
 	if err := checkName(req.User, MaxDevUserIDLen); err != nil {
-		return req, http.StatusBadRequest, "invalid_user", "user " + err.Error()
+		return req, http.StatusBadRequest, "invalid_user", `"user" ` + err.Error() + "."
 	}
 	if err := checkRoles(req.Roles); err != nil {
-		return req, http.StatusBadRequest, "invalid_roles", "roles " + err.Error()
+		return req, http.StatusBadRequest, "invalid_roles", `"roles" ` + err.Error() + "."
 	}
 	return req, 0, "", ""
 }

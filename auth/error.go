@@ -32,13 +32,13 @@ type Error struct {
 // Sentinels for errors.Is: an *Error matches the sentinel with the same Code.
 var (
 	// ErrNoToken is returned by [Authenticator.Authenticate] when the request carries no token.
-	ErrNoToken = &Error{Code: CodeTokenMissing, Message: "no bearer token"}
+	ErrNoToken = &Error{Code: CodeTokenMissing, Message: "No bearer token was sent."}
 	// ErrTokenExpired matches errors for expired tokens.
-	ErrTokenExpired = &Error{Code: CodeTokenExpired, Message: "token has expired"}
+	ErrTokenExpired = &Error{Code: CodeTokenExpired, Message: "The token has expired; get a new one."}
 	// ErrTokenNotYetValid matches errors for tokens used before their nbf.
-	ErrTokenNotYetValid = &Error{Code: CodeTokenNotYetValid, Message: "token is not valid yet"}
+	ErrTokenNotYetValid = &Error{Code: CodeTokenNotYetValid, Message: "The token is not valid yet (nbf)."}
 	// ErrTokenInvalid matches every other token failure.
-	ErrTokenInvalid = &Error{Code: CodeTokenInvalid, Message: "token is invalid"}
+	ErrTokenInvalid = &Error{Code: CodeTokenInvalid, Message: "The token is not valid."}
 )
 
 func (e *Error) Error() string {
@@ -67,7 +67,7 @@ func invalid(message string, cause error) *Error {
 func WriteError(w http.ResponseWriter, err error) {
 	var ae *Error
 	if !errors.As(err, &ae) {
-		httpx.WriteError(w, http.StatusInternalServerError, "internal", "internal error")
+		httpx.WriteError(w, http.StatusInternalServerError, "internal", "Something went wrong; it has been logged.")
 		return
 	}
 	if ae.Code == CodeTokenMissing {

@@ -39,14 +39,14 @@ const (
 func identityFromClaims(claims map[string]any, userClaim, roleClaim string) (*Identity, error) {
 	rawUser, ok := lookupClaim(claims, userClaim)
 	if !ok {
-		return nil, invalid(fmt.Sprintf("token has no %q claim", userClaim), nil)
+		return nil, invalid(fmt.Sprintf("The token has no %q claim.", userClaim), nil)
 	}
 	user, ok := rawUser.(string)
 	if !ok {
-		return nil, invalid(fmt.Sprintf("claim %q must be a string", userClaim), nil)
+		return nil, invalid(fmt.Sprintf("The token's %q claim must be a string.", userClaim), nil)
 	}
 	if err := checkName(user, MaxUserIDLen); err != nil {
-		return nil, invalid(fmt.Sprintf("claim %q %s", userClaim, err), nil)
+		return nil, invalid(fmt.Sprintf("The token's %q claim %s.", userClaim, err), nil)
 	}
 
 	rawRoles, ok := lookupClaim(claims, roleClaim)
@@ -57,7 +57,7 @@ func identityFromClaims(claims map[string]any, userClaim, roleClaim string) (*Id
 	if ok {
 		var err error
 		if roles, err = parseRoles(rawRoles); err != nil {
-			return nil, invalid(fmt.Sprintf("role claim %s", err), nil)
+			return nil, invalid(fmt.Sprintf("The token's role claim %s.", err), nil)
 		}
 	}
 	return &Identity{UserID: user, Roles: roles, Claims: claims}, nil

@@ -166,7 +166,7 @@ func TestJWKSRotation(t *testing.T) {
 	// The old key is gone from the set; the rate limit keeps unknown kids from refetching.
 	_, err = a.ParseToken(sign(t, jwt.SigningMethodRS256, oldKey, claims("alice"), "kid", "old"))
 	ae := requireCode(t, err, CodeTokenInvalid)
-	require.Equal(t, "token is signed with an unknown key", ae.Message)
+	require.Equal(t, "The token is signed with an unknown key.", ae.Message)
 	_, err = a.ParseToken(sign(t, jwt.SigningMethodRS256, oldKey, claims("alice"), "kid", "made-up"))
 	requireCode(t, err, CodeTokenInvalid)
 	require.EqualValues(t, 2, srv.fetches.Load())
@@ -181,7 +181,7 @@ func TestJWKSUnknownKID(t *testing.T) {
 	// The refresh finds nothing new: the token is refused cleanly.
 	_, err := a.ParseToken(sign(t, jwt.SigningMethodRS256, k, claims("alice"), "kid", "b"))
 	ae := requireCode(t, err, CodeTokenInvalid)
-	require.Equal(t, "token is signed with an unknown key", ae.Message)
+	require.Equal(t, "The token is signed with an unknown key.", ae.Message)
 	require.EqualValues(t, 2, srv.fetches.Load())
 
 	// Known keys still work.

@@ -19,18 +19,18 @@
 // stream. Handlers registered with On answer the server's invocations, including client results
 // (the server waiting for a value the client returns).
 //
-// How the parts fit:
-//   - client.go: the Client, its states, Start and Stop, and the session loop that reads the
-//     connection and, when it drops, reconnects with the ReconnectPolicy (options.go);
-//   - negotiate.go: the negotiate request (with one redirect), the access token, the shared HTTP
-//     clients of the Dialer and LocalAddr options;
-//   - conn.go: one WebSocket connection: handshake, the reader that parses records with
-//     hub/protocol and dispatches them, the keep-alive ping and server timeout timer, teardown;
-//   - writer.go: the bounded outgoing buffer, written by the calling goroutine or a writer goroutine;
-//   - invoke.go and stream.go: Invoke, Send, Stream and client-to-server streams;
-//   - handler.go: On, Args and the queue of server invocations.
+// # A connection's life
 //
-// Resources. The client is built for load generators that hold tens of thousands of connections
+// Start negotiates (following one redirect, as the official clients do), dials the WebSocket and
+// completes the handshake; one reader goroutine then parses records and dispatches them, and a
+// timer sends keep-alive pings and notices a silent server. When the connection drops, the
+// ReconnectPolicy decides how long to wait before each new attempt; calls made meanwhile fail
+// with ErrNotConnected rather than wait. Outgoing messages go through a bounded buffer, so a slow server
+// slows the caller down instead of growing memory.
+//
+// # Resources
+//
+// The client is built for load generators that hold tens of thousands of connections
 // in one process: an idle connected Client costs one goroutine (its reader), one timer and the
 // WebSocket library's buffers. A call writes its own message when no write is in progress; a
 // writer goroutine exists only while messages queue up behind a write, and a handler goroutine

@@ -232,12 +232,16 @@ type ValidationError struct {
 	Fields  []FieldError
 }
 
-func (e *ValidationError) Error() string {
+func (e *ValidationError) Error() string { return "export: " + e.UserMessage() }
+
+// UserMessage says what is wrong in a sentence for the user, e.g.
+// `The parameters of "orders" are not valid: "from" must be a date like 2026-01-31.`
+func (e *ValidationError) UserMessage() string {
 	parts := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
-		parts[i] = f.Param + " " + f.Message
+		parts[i] = fmt.Sprintf("%q %s", f.Param, f.Message)
 	}
-	return fmt.Sprintf("dataset %s: %s", e.Dataset, strings.Join(parts, "; "))
+	return fmt.Sprintf("The parameters of %q are not valid: %s.", e.Dataset, strings.Join(parts, "; "))
 }
 
 // Bind checks raw parameter values (JSON values, or strings from the

@@ -70,108 +70,141 @@ func (p *Param) parse(raw any) (any, error) {
 	}
 	switch p.Type {
 	case data.TypeString:
-		s, ok := raw.(string)
-		if !ok {
-			return nil, fmt.Errorf("must be a string")
-		}
-		if len(s) > maxStringParam {
-			return nil, fmt.Errorf("must be at most %d bytes long", maxStringParam)
-		}
-		if strings.ContainsRune(s, 0) {
-			return nil, fmt.Errorf("must not contain NUL characters")
-		}
-		return s, nil
+		return parseString(raw)
 	case data.TypeEnum:
-		s, ok := raw.(string)
-		if !ok || !slices.Contains(p.Values, s) {
-			return nil, fmt.Errorf("must be one of %s", strings.Join(p.Values, ", "))
-		}
-		return s, nil
+		return p.parseEnum(raw)
 	case data.TypeInt:
-		var n int64
-		switch v := raw.(type) {
-		case string:
-			i, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("must be an integer")
-			}
-			n = i
-		case float64:
-			if v != math.Trunc(v) || math.Abs(v) > 1<<53 {
-				return nil, fmt.Errorf("must be an integer")
-			}
-			n = int64(v)
-		case int:
-			n = int64(v)
-		case int64:
-			n = v
-		default:
-			return nil, fmt.Errorf("must be an integer")
+		n, err := parseInt(raw)
+		if err != nil {
+			return nil, err
 		}
 		return n, p.inRange(float64(n))
 	case data.TypeFloat:
-		var f float64
-		switch v := raw.(type) {
-		case string:
-			x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				return nil, fmt.Errorf("must be a number")
-			}
-			f = x
-		case float64:
-			f = v
-		case int:
-			f = float64(v)
-		case int64:
-			f = float64(v)
-		default:
-			return nil, fmt.Errorf("must be a number")
-		}
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("must be a finite number")
+		f, err := parseFloat(raw)
+		if err != nil {
+			return nil, err
 		}
 		return f, p.inRange(f)
 	case data.TypeBool:
-		switch v := raw.(type) {
-		case bool:
-			return v, nil
-		case string:
-			if b, err := strconv.ParseBool(v); err == nil {
-				return b, nil
-			}
-		}
-		return nil, fmt.Errorf("must be true or false")
+		return parseBool(raw)
 	case data.TypeDate:
-		s, ok := raw.(string)
-		if !ok {
-			if t, ok := raw.(time.Time); ok { // YAML reads an unquoted date as a time
-				return data.Date(t), nil
-			}
-			return nil, fmt.Errorf("must be a date like 2026-01-31")
-		}
-		t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
-		if err != nil {
-			return nil, fmt.Errorf("must be a date like 2026-01-31")
-		}
-		return t, nil
+		return parseDate(raw)
 	case data.TypeTimestamp:
-		s, ok := raw.(string)
-		if !ok {
-			if t, ok := raw.(time.Time); ok {
-				return t.UTC(), nil
-			}
-			return nil, fmt.Errorf("must be a timestamp like 2026-01-31T15:04:05Z")
-		}
-		s = strings.TrimSpace(s)
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return t.UTC(), nil
-		}
-		if t, err := time.Parse(time.DateOnly, s); err == nil {
-			return t, nil
-		}
-		return nil, fmt.Errorf("must be a timestamp like 2026-01-31T15:04:05Z (or a date)")
+		return parseTimestamp(raw)
 	}
 	return nil, fmt.Errorf("has an unsupported type")
+}
+
+func parseString(raw any) (any, error) {
+	s, ok := raw.(string)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("must be a string")
+	case len(s) > maxStringParam:
+		return nil, fmt.Errorf("must be at most %d bytes long", maxStringParam)
+	case strings.ContainsRune(s, 0):
+		return nil, fmt.Errorf("must not contain NUL characters")
+	}
+	return s, nil
+}
+
+func (p *Param) parseEnum(raw any) (any, error) {
+	s, ok := raw.(string)
+	if !ok || !slices.Contains(p.Values, s) {
+		return nil, fmt.Errorf("must be one of %s", strings.Join(p.Values, ", "))
+	}
+	return s, nil
+}
+
+func parseInt(raw any) (int64, error) {
+	errInt := fmt.Errorf("must be an integer")
+	switch v := raw.(type) {
+	case string:
+		i, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return 0, errInt
+		}
+		return i, nil
+	case float64:
+		if v != math.Trunc(v) || math.Abs(v) > 1<<53 {
+			return 0, errInt
+		}
+		return int64(v), nil
+	case int:
+		return int64(v), nil
+	case int64:
+		return v, nil
+	}
+	return 0, errInt
+}
+
+func parseFloat(raw any) (float64, error) {
+	var f float64
+	switch v := raw.(type) {
+	case string:
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return 0, fmt.Errorf("must be a number")
+		}
+		f = x
+	case float64:
+		f = v
+	case int:
+		f = float64(v)
+	case int64:
+		f = float64(v)
+	default:
+		return 0, fmt.Errorf("must be a number")
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("must be a finite number")
+	}
+	return f, nil
+}
+
+func parseBool(raw any) (any, error) {
+	switch v := raw.(type) {
+	case bool:
+		return v, nil
+	case string:
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("must be true or false")
+}
+
+func parseDate(raw any) (any, error) {
+	s, ok := raw.(string)
+	if !ok {
+		if t, ok := raw.(time.Time); ok { // YAML reads an unquoted date as a time
+			return data.Date(t), nil
+		}
+		return nil, fmt.Errorf("must be a date like 2026-01-31")
+	}
+	t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("must be a date like 2026-01-31")
+	}
+	return t, nil
+}
+
+func parseTimestamp(raw any) (any, error) {
+	s, ok := raw.(string)
+	if !ok {
+		if t, ok := raw.(time.Time); ok {
+			return t.UTC(), nil
+		}
+		return nil, fmt.Errorf("must be a timestamp like 2026-01-31T15:04:05Z")
+	}
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return nil, fmt.Errorf("must be a timestamp like 2026-01-31T15:04:05Z (or a date)")
 }
 
 func (p *Param) inRange(f float64) error {

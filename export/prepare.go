@@ -104,7 +104,7 @@ func (e *Exporter) Prepare(req Request, roles []string) (*Plan, error) {
 	if err != nil {
 		var verr *ValidationError
 		if errors.As(err, &verr) {
-			return nil, &RequestError{Code: "invalid_params", Message: verr.Error(), Fields: verr.Fields, err: err}
+			return nil, &RequestError{Code: "invalid_params", Message: verr.UserMessage(), Fields: verr.Fields, err: err}
 		}
 		return nil, err
 	}

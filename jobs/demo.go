@@ -33,11 +33,11 @@ var _ TaskArgs = (*DemoArgs)(nil)
 func (a DemoArgs) Validate() error {
 	switch {
 	case a.Steps < 1 || a.Steps > 10_000:
-		return fmt.Errorf("%w: steps must be between 1 and 10000", ErrInvalid)
+		return invalidf(`"steps" must be between 1 and 10000.`)
 	case a.StepMs < 0 || a.StepMs > 60_000:
-		return fmt.Errorf("%w: stepMs must be between 0 and 60000", ErrInvalid)
+		return invalidf(`"stepMs" must be between 0 and 60000.`)
 	case a.FailAtStep < 0 || a.FailAtStep > a.Steps:
-		return fmt.Errorf("%w: failAtStep must be between 0 and steps", ErrInvalid)
+		return invalidf(`"failAtStep" must be between 0 and "steps".`)
 	}
 	return nil
 }

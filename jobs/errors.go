@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"errors"
+	"fmt"
 )
 
 var (
@@ -20,6 +21,22 @@ var (
 	// a malformed cursor).
 	ErrInvalid = errors.New("jobs: invalid argument")
 )
+
+// InvalidError is a bad argument, with a message for whoever sent it (an
+// API client): a sentence that names the field as the client wrote it. It
+// matches ErrInvalid.
+type InvalidError struct {
+	Message string
+}
+
+func (e *InvalidError) Error() string { return "jobs: invalid argument: " + e.Message }
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, args ...any) error {
+	return &InvalidError{Message: fmt.Sprintf(format, args...)}
+}
 
 // genericFailure is the text stored for a failure whose error carries no
 // user-safe message.

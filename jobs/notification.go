@@ -126,7 +126,7 @@ func (s *Store) AddNotification(ctx context.Context, n *Notification) error {
 func (s *Store) Notifications(ctx context.Context, owner string, unreadOnly bool, limit int) ([]*Notification, error) {
 	switch {
 	case limit < 0:
-		return nil, fmt.Errorf("list notifications: %w: negative limit", ErrInvalid)
+		return nil, invalidf(`"limit" must not be negative.`)
 	case limit == 0:
 		limit = DefaultNotificationLimit
 	case limit > MaxNotificationLimit:

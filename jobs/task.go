@@ -217,12 +217,12 @@ type TaskPage struct {
 // cursor or state is an error wrapping ErrInvalid.
 func (s *Store) List(ctx context.Context, owner string, opts ListOptions) (*TaskPage, error) {
 	if opts.State != "" && !opts.State.valid() {
-		return nil, fmt.Errorf("list tasks: %w: unknown state %q", ErrInvalid, opts.State)
+		return nil, invalidf(`Unknown state %q: use queued, running, succeeded, failed or cancelled.`, opts.State)
 	}
 	limit := opts.Limit
 	switch {
 	case limit < 0:
-		return nil, fmt.Errorf("list tasks: %w: negative limit", ErrInvalid)
+		return nil, invalidf(`"limit" must not be negative.`)
 	case limit == 0:
 		limit = DefaultListLimit
 	case limit > MaxListLimit:
@@ -275,12 +275,12 @@ func encodeCursor(at int64, id string) string {
 func decodeCursor(c string) (int64, string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return 0, "", fmt.Errorf("%w: malformed cursor", ErrInvalid)
+		return 0, "", invalidf(`"cursor" is not one this server gave out: use the "next" of the previous page.`)
 	}
 	at, id, ok := strings.Cut(string(raw), ":")
 	n, err := strconv.ParseInt(at, 10, 64)
 	if !ok || err != nil || id == "" {
-		return 0, "", fmt.Errorf("%w: malformed cursor", ErrInvalid)
+		return 0, "", invalidf(`"cursor" is not one this server gave out: use the "next" of the previous page.`)
 	}
 	return n, id, nil
 }

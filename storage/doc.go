@@ -4,16 +4,22 @@
 // keys; and download links that the provider (Azure SAS, S3 presigned URL) or, for file
 // storage, Herald itself verifies.
 //
-// # Parts
+// # A bucket
 //
-//   - config.go: Config and its defaults.
-//   - bucket.go: Open, the file opener, reads, Exists, Attributes, Delete.
-//   - writer.go: NewWriter and Writer (streaming upload; Close commits, Abort discards).
-//   - list.go: List (an iterator for the retention job) and DeleteAny.
-//   - signed.go, signer.go: SignedURL and file storage's HMAC link signer.
-//   - download.go, disposition.go: DownloadHandler and Content-Disposition encoding.
-//   - azure.go, azure_writer.go, s3.go: the provider specifics.
-//   - key.go: ValidateKey, the one place that decides what a key may look like.
+// [Open] returns a [Bucket] for a [Config]; what an export does with it:
+//
+//	b, _ := storage.Open(ctx, storage.Config{URL: "azblob://exports", SigningKey: key})
+//	w, _ := b.NewWriter(ctx, "exports/<task>/orders.csv.gz", "text/csv", nil)
+//	_, err := io.Copy(w, rows)   // streamed in parts; nothing holds the whole file
+//	if err != nil {
+//		w.Abort()                // nothing is left behind
+//	} else {
+//		err = w.Close()          // the object exists only now
+//	}
+//	link, _ := b.SignedURL(ctx, key, time.Now().Add(24*time.Hour), "orders.csv.gz")
+//
+// Keys are checked in one place ([ValidateKey]) before any provider sees them: relative,
+// slash-separated segments of letters, digits and ._-=, none starting with a dot.
 //
 // # Choosing and configuring a bucket
 //

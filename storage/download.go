@@ -40,35 +40,35 @@ func (b *Bucket) DownloadHandler() http.Handler {
 func (b *Bucket) serveDownload(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		httpx.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "downloads accept GET and HEAD only")
+		httpx.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Downloads accept GET and HEAD only.")
 		return
 	}
 	if b.kind != KindFile {
-		httpx.WriteError(w, http.StatusNotFound, CodeNotFound, "this server does not serve downloads itself")
+		httpx.WriteError(w, http.StatusNotFound, CodeNotFound, "This server does not serve downloads itself.")
 		return
 	}
 	key := b.keyFromPath(r.URL.Path)
 	if ValidateKey(key) != nil {
-		httpx.WriteError(w, http.StatusForbidden, CodeLinkInvalid, "this download link is not valid")
+		httpx.WriteError(w, http.StatusForbidden, CodeLinkInvalid, "This download link is not valid.")
 		return
 	}
 	name, err := b.fileSigner.verify(key, r.URL.Query(), time.Now())
 	switch {
 	case errors.Is(err, errLinkExpired):
-		httpx.WriteError(w, http.StatusForbidden, CodeLinkExpired, "this download link has expired; ask for a new one")
+		httpx.WriteError(w, http.StatusForbidden, CodeLinkExpired, "This download link has expired; ask for a new one.")
 		return
 	case err != nil:
-		httpx.WriteError(w, http.StatusForbidden, CodeLinkInvalid, "this download link is not valid")
+		httpx.WriteError(w, http.StatusForbidden, CodeLinkInvalid, "This download link is not valid.")
 		return
 	}
 	rd, err := b.bucket.NewReader(r.Context(), key, nil)
 	if err != nil {
 		if gcerrors.Code(err) == gcerrors.NotFound {
-			httpx.WriteError(w, http.StatusNotFound, CodeNotFound, "the file of this link no longer exists")
+			httpx.WriteError(w, http.StatusNotFound, CodeNotFound, "The file of this link no longer exists.")
 			return
 		}
 		b.cfg.Logger.ErrorContext(r.Context(), "storage: open download", "key", key, "err", err)
-		httpx.WriteError(w, http.StatusInternalServerError, "internal", "the file could not be read")
+		httpx.WriteError(w, http.StatusInternalServerError, "internal", "The file could not be read; it has been logged.")
 		return
 	}
 	defer func() {

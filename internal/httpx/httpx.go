@@ -4,7 +4,12 @@ package httpx
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"reflect"
+	"strings"
 )
 
 // ErrorBody is the JSON envelope of every error reply: {"error":{"code":"…","message":"…"}}.
@@ -32,4 +37,63 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	// The status line is out: a failed write means the client went away; nothing more to do.
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// DescribeJSONError turns an error of encoding/json's Decoder into a sentence for the client that
+// sent the body, without the library's wording or Go type names.
+func DescribeJSONError(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "The body is empty."
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &syntax):
+		return "The body is not valid JSON."
+	case errors.As(err, &tooLarge):
+		return fmt.Sprintf("The body is larger than %d bytes.", tooLarge.Limit)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return fmt.Sprintf("The body must be %s, not %s.", jsonKind(typ.Type), jsonValue(typ.Value))
+		}
+		return fmt.Sprintf("%q must be %s, not %s.", typ.Field, jsonKind(typ.Type), jsonValue(typ.Value))
+	}
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "Unknown field " + field + "."
+	}
+	return "The body could not be read as JSON."
+}
+
+// jsonValue names what a client sent, from json.UnmarshalTypeError.Value ("string", "number 1.5").
+func jsonValue(v string) string {
+	if n, ok := strings.CutPrefix(v, "number "); ok {
+		return n
+	}
+	switch v {
+	case "bool":
+		return "true or false"
+	case "array", "object":
+		return "an " + v
+	}
+	return "a " + v
+}
+
+// jsonKind names what a Go type looks like in JSON.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "another kind of value"
 }
