@@ -210,7 +210,7 @@ func (cn *conn) tick() {
 	t := now()
 	recvDeadline := cn.lastRecv.Load() + int64(o.ServerTimeout)
 	if t >= recvDeadline {
-		err := ErrServerTimeout
+		var err error
 		if cn.blocked.Load() {
 			err = fmt.Errorf("%w for %v while the reader waited for a handler or a stream consumer", ErrServerTimeout, o.ServerTimeout)
 		} else {

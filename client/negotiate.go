@@ -114,7 +114,7 @@ func (c *Client) postNegotiate(ctx context.Context, u, token string) (*negotiate
 	if err != nil {
 		return nil, 0, fmt.Errorf("client: negotiate: %w", err)
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // a response read to its end: closing it has nothing to report
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxNegotiateReply))
 	if resp.StatusCode != http.StatusOK {
 		return nil, resp.StatusCode, &HTTPError{Op: "negotiate", StatusCode: resp.StatusCode, Body: snippet(body)}

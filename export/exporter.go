@@ -210,7 +210,7 @@ func encodeRows(ctx context.Context, src source.Source, plan *Plan, w io.Writer,
 	if err != nil {
 		return 0, sourceError(ctx, err)
 	}
-	defer rs.Close()
+	defer rs.Close() //nolint:errcheck // a count read to its end; Err was checked
 	enc, err := format.NewEncoder(plan.Format, w, rs.Columns(), plan.Options)
 	if err != nil {
 		// Options were checked by Prepare; what is left is the columns, which a retry
@@ -369,7 +369,7 @@ func countRows(ctx context.Context, src source.Source, st data.Statement) (int64
 	if err != nil {
 		return 0, err
 	}
-	defer rows.Close()
+	defer rows.Close() //nolint:errcheck // rows read to their end; Err was checked
 	if !rows.Next() {
 		return 0, rows.Err()
 	}

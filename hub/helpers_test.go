@@ -464,16 +464,6 @@ func (c *wsClient) waitClosed(t testing.TB) error {
 	return nil
 }
 
-// closed reports whether the socket has ended, without waiting.
-func (c *wsClient) closed() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // lpClient is a raw long-polling client.
 type lpClient struct {
 	f           *fixture

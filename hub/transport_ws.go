@@ -127,7 +127,7 @@ func (wsEvents) OnPing(socket *gws.Conn, payload []byte) {
 func (wsEvents) OnPong(*gws.Conn, []byte) {}
 
 func (wsEvents) OnMessage(socket *gws.Conn, m *gws.Message) {
-	defer m.Close()
+	defer m.Close() //nolint:errcheck // returns the message's buffer to the pool; it cannot fail
 	if c := socket.Session().(*wsSession).c; c != nil {
 		// An error here has already closed the connection gracefully (a Close message saying why
 		// is queued); what the client sends meanwhile is dropped.

@@ -32,6 +32,9 @@ var (
 // requirePostgres skips (or fails under CI=true) when PostgreSQL is down.
 func requirePostgres(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: leaves out the PostgreSQL half of the jobs suite (make check)")
+	}
 	pgOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()

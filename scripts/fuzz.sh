@@ -8,13 +8,18 @@
 set -euo pipefail
 GO="${GO:-go}"
 FUZZTIME="${FUZZTIME:-10s}"
+# FUZZPARALLEL bounds the fuzzing workers (default: one per CPU); make test uses 1 so that the
+# interop suites running beside it keep a core.
+FUZZPARALLEL="${FUZZPARALLEL:-0}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
 crashers() { { find "$1/testdata/fuzz/$2" -type f 2>/dev/null || true; } | sort; }
 
 run() { # dir target
-	"$GO" test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" "./$1" >"$log" 2>&1
+	local par=()
+	if [ "$FUZZPARALLEL" -gt 0 ]; then par=(-parallel "$FUZZPARALLEL"); fi
+	"$GO" test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" "${par[@]}" "./$1" >"$log" 2>&1
 }
 
 for f in $(grep -rlE --include='*_test.go' '^func Fuzz' . | sort); do

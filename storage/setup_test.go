@@ -43,6 +43,9 @@ var (
 // requireAzurite skips (or fails under CI=true) when Azurite's blob service is down.
 func requireAzurite(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: leaves out the Azure storage tests (make check)")
+	}
 	azuriteOnce.Do(func() {
 		conn, err := net.DialTimeout("tcp", azuriteAddr, 2*time.Second)
 		if err != nil {

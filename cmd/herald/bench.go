@@ -83,7 +83,7 @@ func (b *benchHubCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer os.RemoveAll(tmp) //nolint:errcheck // a temporary directory: a leftover is harmless
 
 	self, err := os.Executable()
 	if err != nil {

@@ -78,7 +78,7 @@ func (b *benchExportCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer os.RemoveAll(dir) //nolint:errcheck // a temporary directory: a leftover is harmless
 	datasets := filepath.Join(dir, "datasets.yaml")
 	if err := os.WriteFile(datasets, []byte(benchDatasets), 0o600); err != nil {
 		return err
@@ -129,6 +129,7 @@ func (b *benchExportCmd) prepare(ctx context.Context, dbURL string, rows int64) 
 	if err != nil {
 		return fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
+	//nolint:errcheck // closing a session that only cleans up has nothing to report
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+benchSchema); err != nil {
 		return err
@@ -209,6 +210,7 @@ func dropBenchSchema(pgURL string) {
 	if err != nil {
 		return
 	}
+	//nolint:errcheck // closing a session that only cleans up has nothing to report
 	defer conn.Close(ctx)
 	_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+benchSchema+" CASCADE") // best-effort cleanup
 }

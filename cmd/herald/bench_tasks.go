@@ -37,11 +37,16 @@ func (b *benchTasksCmd) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = f.Close() // the profiler's error is the one to report
 			return err
 		}
-		defer pprof.StopCPUProfile()
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, "herald: write CPU profile:", err)
+			}
+		}()
 	}
 	fmt.Printf("herald bench tasks: %d tasks per row, %d workers, %d enqueuers\n\n", n, b.Workers, b.Enqueuers)
 	const row = "%-9s %-40s %9s %10s %19s\n"

@@ -97,7 +97,7 @@ func (c *exportCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer exp.Close()
+	defer exp.Close() //nolint:errcheck // the export's own error is the one that matters
 	params := map[string]any{}
 	for k, v := range c.Param {
 		params[k] = v
@@ -177,13 +177,13 @@ func (p *progressLine) show(pr export.Progress) {
 		eta := time.Duration(float64(pr.Estimate-pr.Rows) / rate * float64(time.Second))
 		line = fmt.Sprintf("%s  %s %4.1f%%  ~%d rows  ETA %s", bar(pct, 24), line, pct, pr.Estimate, eta.Round(time.Second))
 	}
-	fmt.Fprintf(p.w, "\r\033[K%s", line)
+	_, _ = fmt.Fprintf(p.w, "\r\033[K%s", line) // a progress line on a terminal: nothing to do if it fails
 	p.drawn = true
 }
 
 func (p *progressLine) done() {
 	if p.drawn {
-		fmt.Fprintln(p.w)
+		_, _ = fmt.Fprintln(p.w) // see show
 	}
 }
 

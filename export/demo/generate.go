@@ -31,8 +31,9 @@ type Options struct {
 	Replace bool
 }
 
-// progressEvery is how many rows pass between two Progress calls.
-const progressEvery = 50_000
+// progressEvery is how many rows pass between two Progress calls (a variable
+// only so that the tests can report more often).
+var progressEvery int64 = 50_000
 
 // Generate creates the orders table in the database at url (a source URL,
 // see source.ParseURL) and loads rows into it, then indexes created_at.

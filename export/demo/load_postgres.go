@@ -86,7 +86,7 @@ func (l *postgresLoader) load(ctx context.Context, g *generator, rows int64, pro
 		if err != nil {
 			return fmt.Errorf("connect: %w", err)
 		}
-		defer conn.Close(context.WithoutCancel(ctx))
+		defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // the COPY returned its own error; closing the session adds nothing
 		g := g.clone()
 		var (
 			o    order

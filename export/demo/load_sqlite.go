@@ -98,7 +98,7 @@ func (l *sqliteLoader) load(ctx context.Context, g *generator, rows int64, progr
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
 	}
-	defer full.Close()
+	defer full.Close() //nolint:errcheck // the data went in or its error was returned; closing the handle adds nothing
 	var (
 		tx      *sql.Tx
 		txFull  *sql.Stmt

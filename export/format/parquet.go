@@ -27,7 +27,7 @@ const parquetBatch = 1024
 // every Options.ParquetRowGroupRows rows so that the compressed pages the
 // writer keeps until a row group ends stay bounded.
 type parquetEncoder struct {
-	pw    *parquet.Writer
+	pw    *parquet.GenericWriter[any]
 	cols  []data.Column
 	rows  []parquet.Row // batch, reused
 	vals  []parquet.Value
@@ -45,7 +45,7 @@ var parquetCodec compress.Codec = &pqzstd.Codec{Level: pqzstd.SpeedFastest}
 
 func newParquetEncoder(w io.Writer, cols []data.Column, opts Options) (*parquetEncoder, error) {
 	schema := parquet.NewSchema("herald_export", parquetSchema(cols))
-	pw := parquet.NewWriter(w, schema,
+	pw := parquet.NewGenericWriter[any](w, schema,
 		parquet.Compression(parquetCodec),
 		parquet.MaxRowsPerRowGroup(int64(opts.ParquetRowGroupRows)),
 		parquet.PageBufferSize(256<<10),

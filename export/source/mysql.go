@@ -142,7 +142,7 @@ func (s *mysqlSource) Estimate(ctx context.Context, st data.Statement) (int64, e
 	if err != nil {
 		return 0, fmt.Errorf("estimate mysql: %w", err)
 	}
-	defer rows.Close()
+	defer rows.Close() //nolint:errcheck // rows read to their end; Err was checked
 	names, err := rows.Columns()
 	if err != nil {
 		return 0, fmt.Errorf("estimate mysql: %w", err)

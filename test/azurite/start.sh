@@ -4,7 +4,9 @@
 # Idempotent: when something already listens on the port it does nothing.
 #
 # Data lives in memory (--inMemoryPersistence): tests make unique containers and nothing is
-# worth keeping. The log goes to $AZURITE_LOG (default: a file under the system temp dir).
+# worth keeping. The log goes to $AZURITE_LOG (default: a file under the system temp dir). When
+# it starts Azurite and $AZURITE_PIDFILE is set, the process id goes there, so that the caller can
+# stop what it started (make test does).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,6 +41,7 @@ pid=$!
 for _ in $(seq 1 150); do
 	if port_open; then
 		echo "azurite: blob service on $host:$port (pid $pid, log $log)"
+		if [[ -n "${AZURITE_PIDFILE:-}" ]]; then echo "$pid" >"$AZURITE_PIDFILE"; fi
 		exit 0
 	fi
 	if ! kill -0 "$pid" 2>/dev/null; then

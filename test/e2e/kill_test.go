@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -23,6 +24,16 @@ import (
 var herald string // the binary under test, built once in TestMain
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("-short: leaves out the end-to-end tests, which run the real binary (make check)")
+		os.Exit(0)
+	}
+	if bin := os.Getenv("HERALD_BIN"); bin != "" {
+		// make test builds bin/herald once for these tests, the interop suites and the benchmarks.
+		herald = bin
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "herald-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -62,6 +62,9 @@ var pgReach, myReach reach
 
 func (r *reach) require(tb testing.TB, name, u string, ping func(ctx context.Context) error) {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skipf("-short: leaves out the %s tests (make check)", name)
+	}
 	r.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()

@@ -32,7 +32,8 @@ func (r Result) Key() string { return fmt.Sprintf("%s/%d/%s", r.Scenario, r.Conn
 // (the baseline of the ratios).
 func PrintTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tconns\tserver\tfigure\tratio\tp50 ms\tp99 ms\terrors\t")
+	// tabwriter keeps what it is given until Flush, whose error is returned.
+	_, _ = fmt.Fprintln(tw, "scenario\tconns\tserver\tfigure\tratio\tp50 ms\tp99 ms\terrors\t")
 	base := map[string]Result{}
 	for _, r := range results {
 		if _, ok := base[r.Key()]; !ok {
@@ -53,7 +54,7 @@ func PrintTable(w io.Writer, results []Result) error {
 		if r.Note != "" {
 			note = " (" + r.Note + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Scenario, r.Conns, r.Server, figure, ratio,
+		_, _ = fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Scenario, r.Conns, r.Server, figure, ratio,
 			ms(r.P50ms), ms(r.P99ms), r.Errors, note)
 	}
 	return tw.Flush()

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -66,7 +67,9 @@ func runHerald(ctx context.Context, db Database, dir string, n, workers, enqueue
 	go func() { served <- srv.Serve(sctx, ln) }()
 	defer func() {
 		stop()
-		<-served
+		if err := <-served; err != nil {
+			slog.Warn("bench tasks: the server ended with an error", "err", err)
+		}
 	}()
 	base := "http://" + ln.Addr().String()
 	minter, err := auth.New(ctx, auth.Config{Secret: secret})
@@ -147,7 +150,7 @@ func post(ctx context.Context, hc *http.Client, url, token string, body []byte) 
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // a response read to its end: closing it has nothing to report
 	if resp.StatusCode != http.StatusAccepted {
 		var e struct {
 			Error struct{ Message string } `json:"error"`

@@ -50,6 +50,7 @@ func dropSchema(url, schema string) {
 	if err != nil {
 		return
 	}
+	//nolint:errcheck // closing a session that only cleans up has nothing to report
 	defer conn.Close(ctx)
 	_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE") // best effort cleanup of a bench schema
 }

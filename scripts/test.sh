@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# make test: everything CI checks, in the order that gives the first failure soonest, with the
+# CPU-light interop suites overlapping the fuzzers. Azurite is started when it is not running
+# and stopped again at the end (only when this script started it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MAKE="${MAKE:-make}"
+GO="${GO:-go}"
+
+step() { printf '\n== %s (%ss so far)\n' "$*" "$SECONDS"; }
+
+azurite_pidfile="$(mktemp -u "${TMPDIR:-/tmp}/herald-test-azurite.XXXXXX")"
+fuzz_log="$(mktemp "${TMPDIR:-/tmp}/herald-test-fuzz.XXXXXX")"
+cleanup() {
+	if [ -s "$azurite_pidfile" ]; then
+		echo "stopping the Azurite this run started (pid $(cat "$azurite_pidfile"))"
+		kill "$(cat "$azurite_pidfile")" 2>/dev/null || true
+	fi
+	rm -f "$azurite_pidfile" "$fuzz_log"
+}
+trap cleanup EXIT
+
+step "lint"
+"$MAKE" --no-print-directory lint
+step "build"
+"$MAKE" --no-print-directory build
+
+step "Azurite"
+AZURITE_PIDFILE="$azurite_pidfile" test/azurite/start.sh
+
+step "Go tests with the race detector"
+# -p 4: the slow packages wait on databases and child processes more than they compute.
+HERALD_BIN="$PWD/bin/herald" "$GO" test -race -count=1 -p 4 -timeout 15m ./...
+
+step "fuzzing (one core, in the background) beside the interop suites and the benchmark smoke run"
+FUZZPARALLEL=1 "$MAKE" --no-print-directory fuzz >"$fuzz_log" 2>&1 &
+fuzz_pid=$!
+interop_status=0
+{ "$MAKE" --no-print-directory test-interop && "$MAKE" --no-print-directory bench-smoke; } || interop_status=$?
+fuzz_status=0
+wait "$fuzz_pid" || fuzz_status=$?
+step "fuzzing output"
+cat "$fuzz_log"
+if [ "$interop_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ]; then
+	echo "FAILED: interop and benchmark smoke run exit $interop_status, fuzzing exit $fuzz_status" >&2
+	exit 1
+fi
+step "make test passed"
