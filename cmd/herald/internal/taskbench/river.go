@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
@@ -128,35 +129,16 @@ func runRiver(ctx context.Context, db Database, dir string, n, workers int, burn
 		// Herald's setting, so that both sides fetch alike.
 		FetchCooldown: jobs.DefaultFetchCooldown,
 	}
-	var (
-		start      func(context.Context) error
-		stop       func(context.Context) error
-		insertMany func(context.Context, []river.InsertManyParams) error
-		insert     func(context.Context) error
-	)
+	var rc *riverClient
 	if rdb.sqlite != nil {
-		c, err := river.NewClient(riversqlite.New(rdb.sqlite), cfg)
-		if err != nil {
-			return Rate{}, err
-		}
-		start, stop = c.Start, c.Stop
-		insertMany = func(ctx context.Context, p []river.InsertManyParams) error {
-			_, err := c.InsertMany(ctx, p)
-			return err
-		}
-		insert = func(ctx context.Context) error { _, err := c.Insert(ctx, noopArgs{}, nil); return err }
+		rc, err = newRiverClient(riversqlite.New(rdb.sqlite), cfg)
 	} else {
-		c, err := river.NewClient(riverpgxv5.New(rdb.pool), cfg)
-		if err != nil {
-			return Rate{}, err
-		}
-		start, stop = c.Start, c.Stop
-		insertMany = func(ctx context.Context, p []river.InsertManyParams) error {
-			_, err := c.InsertMany(ctx, p)
-			return err
-		}
-		insert = func(ctx context.Context) error { _, err := c.Insert(ctx, noopArgs{}, nil); return err }
+		rc, err = newRiverClient(riverpgxv5.New(rdb.pool), cfg)
 	}
+	if err != nil {
+		return Rate{}, err
+	}
+	start, stop, insertMany, insert := rc.start, rc.stop, rc.insertMany, rc.insert
 
 	if burnDown {
 		const batch = 1000
@@ -200,6 +182,33 @@ func runRiver(ctx context.Context, db Database, dir string, n, workers int, burn
 		return Rate{}, fmt.Errorf("%d of %d jobs worked: %w", w.done.Load(), n, ctx.Err())
 	}
 	return newRate(n, time.Since(began)), nil
+}
+
+// riverClient is what the baseline needs of River's client, whose type depends on the driver's
+// transaction type (*sql.Tx for SQLite, pgx.Tx for PostgreSQL).
+type riverClient struct {
+	start, stop func(context.Context) error
+	insertMany  func(context.Context, []river.InsertManyParams) error
+	insert      func(context.Context) error
+}
+
+func newRiverClient[TTx any](driver riverdriver.Driver[TTx], cfg *river.Config) (*riverClient, error) {
+	c, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &riverClient{
+		start: c.Start,
+		stop:  c.Stop,
+		insertMany: func(ctx context.Context, p []river.InsertManyParams) error {
+			_, err := c.InsertMany(ctx, p)
+			return err
+		},
+		insert: func(ctx context.Context) error {
+			_, err := c.Insert(ctx, noopArgs{}, nil)
+			return err
+		},
+	}, nil
 }
 
 // spread calls fn n times from k goroutines and returns the first error.
