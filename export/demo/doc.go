@@ -4,7 +4,7 @@
 // exercise encoders: NULLs, dates and timestamps, booleans, unicode, and
 // notes full of commas, quotes and line breaks.
 //
-// Generate creates and fills the table (orders.go makes the rows; one
-// load_*.go file per database loads them its fastest way). The dataset's SQL,
-// which reads the table, is defined with the other datasets, not here.
+// Generate creates and fills the table, loading each database its fastest
+// way, in parallel where the database allows it. The dataset's SQL, which
+// reads the table, is defined with the other datasets, not here.
 package demo
