@@ -32,12 +32,19 @@ type Server struct {
 	tasks    *Tasks
 	log      *slog.Logger
 	auth     *auth.Authenticator
-	hubs     []*hub.Hub
+	hubs     []servedHub
 	handler  http.Handler
 	ready    atomic.Bool
 	workers  atomic.Bool // task workers started
 	registry *prometheus.Registry
 	closeOne sync.Once
+}
+
+// servedHub is a hub or a connection handler the server starts and drains.
+type servedHub interface {
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+	Name() string
 }
 
 // New builds a Server from cfg: it validates the configuration and opens what it needs.
@@ -74,23 +81,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}()
 
 	mux := http.NewServeMux()
+	// Hub paths match in any letter case, as ASP.NET Core's routing; the rest goes to mux.
+	router := hub.NewRouter(mux)
 	metrics := hub.NewMetrics(s.registry)
 	bp := backplane.NewMemory()
 	notifications, err := s.newHub("notifications", true, bp, metrics)
 	if err != nil {
 		return nil, err
 	}
-	mount(mux, "/hubs/notifications", notifications)
+	router.Map("/hubs/notifications", notifications)
 	store.SetNotifier(hubNotifier{h: notifications, log: s.log})
 	(&api.Server{Auth: a, Store: store, Exports: tasks.Exports, Log: s.log}).Register(mux)
 	mux.Handle("GET "+storage.DefaultDownloadPath, tasks.Bucket.DownloadHandler())
 	if cfg.ConformanceHub {
-		h, err := s.newHub("conformance", false, bp, metrics)
-		if err != nil {
+		if err := s.mountConformance(router, bp, metrics); err != nil {
 			return nil, err
 		}
-		conformance.Register(h, s.registry)
-		mount(mux, "/hubs/conformance", h)
 	}
 
 	mux.Handle("/api/auth/dev-login", a.DevLoginHandler())
@@ -108,30 +114,70 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteError(w, http.StatusNotFound, "not_found", "No such endpoint.")
 	})
-	s.handler = httpx.CORS(cfg.CORSOrigins, mux)
+	s.handler = httpx.CORS(cfg.CORSOrigins, router)
 	built = true
 	return s, nil
 }
 
-func mount(mux *http.ServeMux, path string, h *hub.Hub) {
-	mux.Handle(path, h)
-	mux.Handle(path+"/negotiate", h)
+// mountConformance serves what the interop suites drive: the conformance hub at
+// /hubs/conformance, the same hub without WebSockets at /hubs/conformance-nows, and the echo
+// connection handler at /echo.
+func (s *Server) mountConformance(router *hub.Router, bp backplane.Backplane, metrics *hub.Metrics) error {
+	h, err := s.newHub("conformance", false, bp, metrics, conformance.Filter())
+	if err != nil {
+		return err
+	}
+	conformance.Register(h, s.registry)
+	router.Map("/hubs/conformance", h)
+	router.Map("/hubs/conformance-nows", h.Endpoint(hub.EndpointOptions{
+		Transports: []hub.Transport{hub.ServerSentEvents, hub.LongPolling},
+	}))
+	opts := s.hubOptions(false, bp, metrics)
+	echo, err := hub.NewConnections("echo", conformance.Echo{}, opts)
+	if err != nil {
+		return fmt.Errorf("echo: %w", err)
+	}
+	s.hubs = append(s.hubs, echo)
+	router.Map("/echo", echo)
+	return nil
 }
 
-func (s *Server) newHub(name string, requireAuth bool, bp backplane.Backplane, metrics *hub.Metrics) (*hub.Hub, error) {
+// hubOptions are the Options of a hub or connection handler: the configured limits, and what the
+// app owns.
+func (s *Server) hubOptions(requireAuth bool, bp backplane.Backplane, metrics *hub.Metrics) hub.Options {
 	opts := s.cfg.Hub
 	opts.Authenticate = s.authenticate
+	opts.Challenge = challenge
 	opts.RequireAuth = requireAuth
 	opts.Backplane = bp
 	opts.Metrics = metrics
 	opts.Logger = s.log
 	opts.AllowedOrigins = s.cfg.CORSOrigins
+	return opts
+}
+
+func (s *Server) newHub(name string, requireAuth bool, bp backplane.Backplane, metrics *hub.Metrics, filters ...hub.Filter) (*hub.Hub, error) {
+	opts := s.hubOptions(requireAuth, bp, metrics)
+	opts.Filters = append(opts.Filters, filters...)
 	h, err := hub.New(name, opts)
 	if err != nil {
 		return nil, fmt.Errorf("hub %s: %w", name, err)
 	}
 	s.hubs = append(s.hubs, h)
 	return h, nil
+}
+
+// challenge answers a refused hub request as hub.DefaultChallenge does (401, an empty body: the
+// official clients show a body to users as the error), with auth's user-safe reason in the
+// challenge's error_description, as ASP.NET Core's JWT bearer handler gives one.
+func challenge(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *auth.Error
+	if !errors.As(err, &ae) {
+		hub.DefaultChallenge(w, r, err)
+		return
+	}
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="invalid_token", error_description=%q`, ae.Message))
+	w.WriteHeader(http.StatusUnauthorized)
 }
 
 // authenticate adapts the auth package to the hub's identity.

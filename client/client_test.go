@@ -85,12 +85,12 @@ func TestInvokeErrors(t *testing.T) {
 		err := c.Invoke(ctx, "Fail", nil, "it broke")
 		var he *client.HubError
 		require.ErrorAs(t, err, &he)
-		require.Equal(t, "it broke", he.Message)
-		require.EqualError(t, err, "client: hub error: it broke")
+		require.Equal(t, "An unexpected error occurred invoking 'Fail' on the server. HubException: it broke", he.Message)
+		require.EqualError(t, err, "client: hub error: An unexpected error occurred invoking 'Fail' on the server. HubException: it broke")
 
 		err = c.Invoke(ctx, "NoSuchMethod", nil)
 		require.ErrorAs(t, err, &he)
-		require.Equal(t, "Unknown hub method 'NoSuchMethod'", he.Message)
+		require.Equal(t, "Failed to invoke 'NoSuchMethod' due to an error on the server. HubException: Method does not exist.", he.Message)
 
 		// A result that does not fit the target is a decode error, not a hub error.
 		var n int

@@ -65,7 +65,7 @@ func Example() {
 	}
 	// Output:
 	// hello
-	// the method failed: out of coffee
+	// the method failed: An unexpected error occurred invoking 'Fail' on the server. HubException: out of coffee
 }
 
 func ExampleClient_Stream() {

@@ -110,16 +110,16 @@ func TestClientResults(t *testing.T) {
 
 		var he *client.HubError
 		require.ErrorAs(t, c.Invoke(ctx, "AskCaller", nil, "refuse", 1), &he)
-		require.Equal(t, "The client returned an error: not today", he.Message)
+		require.Equal(t, "An unexpected error occurred invoking 'AskCaller' on the server. HubException: not today", he.Message)
 
 		require.ErrorAs(t, c.Invoke(ctx, "AskCaller", nil, "explode", 1), &he)
-		require.Equal(t, "The client returned an error: handler panicked: boom", he.Message)
+		require.Equal(t, "An unexpected error occurred invoking 'AskCaller' on the server. HubException: handler panicked: boom", he.Message)
 
 		require.ErrorAs(t, c.Invoke(ctx, "AskCaller", nil, "noSuchHandler", 1), &he)
-		require.Equal(t, "The client returned an error: Client didn't provide a result.", he.Message)
+		require.Equal(t, "An unexpected error occurred invoking 'AskCaller' on the server. HubException: Client didn't provide a result.", he.Message)
 
 		require.ErrorAs(t, c.Invoke(ctx, "AskCaller", nil, "unencodable", 1), &he)
-		require.Equal(t, "The client returned an error: The client's result could not be serialized.", he.Message)
+		require.Equal(t, "An unexpected error occurred invoking 'AskCaller' on the server. HubException: The client's result could not be serialized.", he.Message)
 
 		var v any = "not null"
 		require.NoError(t, c.Invoke(ctx, "AskCaller", &v, "nothing", 1))

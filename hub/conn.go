@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,8 +38,9 @@ type closeReason struct {
 // transport (transport_*.go), and the connection's place in the indexes in the hub's registry.
 type conn struct {
 	h         *Hub
-	id        string // public: what Clients().Client(id) takes
-	token     string // secret: the id= of every transport request
+	ep        *endpoint // the path it was negotiated on
+	id        string    // public: what Clients().Client(id) takes
+	token     string    // secret: the id= of every transport request
 	principal *Principal
 	created   time.Time
 
@@ -53,6 +55,7 @@ type conn struct {
 	// Lifecycle, guarded by mu.
 	mu         sync.Mutex
 	transport  transport // nil until a transport attaches
+	req        *Request  // the request the transport attached with
 	attachedAt time.Time
 	tornDown   bool
 	tornDownAt time.Time
@@ -68,6 +71,10 @@ type conn struct {
 
 	// groupMu serializes this connection's group changes, which may wait on a backplane subscribe.
 	groupMu sync.Mutex
+
+	// Of connections served to a ConnectionHandler.
+	rawBinary atomic.Bool
+	public    *Connection
 }
 
 // protocolRef lets a connection's protocol be read atomically: it is set by the handshake on the
@@ -82,9 +89,10 @@ func init() {
 	}
 }
 
-func (h *Hub) newConn(p *Principal, negotiateVersion int) *conn {
+func (h *Hub) newConn(ep *endpoint, p *Principal, negotiateVersion int) *conn {
 	c := &conn{
 		h:         h,
+		ep:        ep,
 		id:        randomID(),
 		principal: p,
 		created:   time.Now(),
@@ -122,16 +130,41 @@ func (c *conn) protocol() protocol.HubProtocol {
 	return nil
 }
 
-// attach binds a transport to the connection; false when one is already bound or it is closing.
-func (c *conn) attach(t transport) bool {
+// attach binds a transport to the connection, r being the request it came with; false when one is
+// already bound or the connection is closing.
+func (c *conn) attach(t transport, r *http.Request) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.transport != nil || c.queue.isClosing() {
 		return false
 	}
 	c.transport = t
+	c.req = captureRequest(r)
 	c.attachedAt = time.Now()
 	return true
+}
+
+// attachedAtTime is when the transport attached.
+func (c *conn) attachedAtTime() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.attachedAt
+}
+
+// binary reports whether frames to the client are binary: the hub protocol's format, or what a
+// ConnectionHandler chose (Connection.SetBinary).
+func (c *conn) binary() bool {
+	if p := c.protocol(); p != nil {
+		return p.Binary()
+	}
+	return c.rawBinary.Load()
+}
+
+// request is the request the transport attached with; nil before.
+func (c *conn) request() *Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.req
 }
 
 // transportOf is the bound transport, nil before one attaches.
@@ -271,31 +304,23 @@ func (c *conn) teardown(err error) {
 		// sweeper forgets them.
 		h.reg.forget(c)
 	}
-	groups, indexed := h.reg.remove(c)
-	if !indexed {
-		return
+	if t == nil {
+		return // no transport ever came: the app never saw the connection
 	}
-	for _, g := range groups {
-		h.subs.release(h.channel("group", g))
-	}
-	if u := c.userID(); u != "" {
-		h.subs.release(h.channel("user", u))
-	}
-	h.subs.release(h.channel("conn", c.id))
-	h.metrics.connection(t.kind(), c.protocol().Name()).Dec()
 	if errors.Is(err, errTransportGone) {
 		err = nil
 	}
-	if fn := h.opts.OnDisconnected; fn != nil {
-		c.runHook(func(hc *Context) { fn(hc, err) })
-	}
+	h.app.ended(c, t, err)
 }
 
-func (c *conn) runHook(fn func(*Context)) {
+// runHook runs a connection hook (OnConnected, OnDisconnected through the filters); a panic is an
+// error.
+func (c *conn) runHook(fn func(*Context) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.h.log.Error("connection hook panicked", "connection", c.id, "panic", r)
+			err = fmt.Errorf("hub: connection hook panicked: %v", r)
 		}
 	}()
-	fn(&Context{Context: context.WithoutCancel(c.ctx), conn: c})
+	return fn(&Context{Context: context.WithoutCancel(c.ctx), conn: c})
 }

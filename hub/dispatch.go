@@ -12,14 +12,6 @@ import (
 	"github.com/heraldhq/herald/hub/protocol"
 )
 
-// clientStream is a client-to-server stream feeding one parameter of a running invocation.
-type clientStream struct {
-	ch   reflect.Value // chan T, both directions
-	elem reflect.Type
-	ctx  context.Context // the invocation's: sending stops when it ends
-	fail context.CancelCauseFunc
-}
-
 // invocations is a connection's dispatch state: what runs, what streams, what waits for the
 // client. Its lock guards the maps; sem bounds the invocations that run at once.
 type invocations struct {
@@ -32,6 +24,25 @@ type invocations struct {
 }
 
 func (v *invocations) init(maxParallel int) { v.sem = make(chan struct{}, maxParallel) }
+
+// call is one running invocation: what its Context knows beyond the connection.
+type call struct {
+	target  string // the method's name as the client sent it
+	method  *method
+	streams []*clientStream
+
+	mu sync.Mutex // guards the streams' err and seen
+}
+
+// clientStream is a client-to-server stream feeding one parameter of a running invocation.
+type clientStream struct {
+	ch   reflect.Value // chan T, both directions
+	elem reflect.Type
+	ctx  context.Context // the invocation's: sending stops when it ends
+	call *call
+	err  *ClientStreamError // why the client ended it; nil for a normal end
+	seen bool               // the method asked for err (Context.ClientStreamErr)
+}
 
 // handle acts on one message from the client. It runs on the connection's reader.
 func (c *conn) handle(m protocol.Message) {
@@ -64,40 +75,62 @@ func (c *conn) handle(m protocol.Message) {
 	}
 }
 
-// invoke starts an invocation. It blocks while MaxParallelInvocations are already running, which
-// stops the connection's reading: the back-pressure the .NET server applies too.
+// invoke starts an invocation, checking it in .NET's order: the method exists and its arguments
+// bind, the caller holds its roles, the invocation's kind fits the method's, the stream count
+// fits. It blocks while MaxParallelInvocations are already running, which stops the connection's
+// reading: the back-pressure the .NET server applies too.
 func (c *conn) invoke(id, target string, args []any, streamIDs []string, streaming bool) {
 	m := c.h.methods[methodKey(target)]
-	switch {
-	case m == nil:
-		c.invocationError(id, fmt.Sprintf("Unknown hub method '%s'", target))
-		return
-	case streaming && !m.streaming:
-		c.invocationError(id, fmt.Sprintf("The client attempted to invoke the non-streaming '%s' method with a streaming invocation.", m.name))
-		return
-	case !streaming && m.streaming:
-		c.invocationError(id, fmt.Sprintf("The client attempted to invoke the streaming '%s' method with a non-streaming invocation.", m.name))
+	if m == nil {
+		// .NET's binder asks for the parameter types of a method that does not exist.
+		c.invocationFailed(id, target, PhaseBinding, &Error{Message: "Method does not exist."})
 		return
 	}
-	values, streams, err := m.bind(c.protocol(), args, streamIDs, c.h.opts.StreamBufferCapacity)
+	values, err := m.bindArgs(c.protocol(), args)
 	if err != nil {
-		c.invocationError(id, clientErrorText(err, m.name, c.h.opts.EnableDetailedErrors))
+		c.invocationFailed(id, target, PhaseBinding, err)
+		return
+	}
+	if !m.allows(c.principal) {
+		c.invocationFailed(id, target, PhaseAuthorization, nil)
+		return
+	}
+	switch {
+	case streaming && !m.streaming:
+		c.invocationError(id, fmt.Sprintf("The client attempted to invoke the non-streaming '%s' method with a streaming invocation.", target))
+		return
+	case !streaming && m.streaming:
+		c.invocationError(id, fmt.Sprintf("The client attempted to invoke the streaming '%s' method with a non-streaming invocation.", target))
+		return
+	}
+	streams, err := m.bindStreams(values, streamIDs, c.h.opts.StreamBufferCapacity)
+	if err != nil {
+		c.invocationFailed(id, target, PhaseInvocation, err)
 		return
 	}
 	ctx, cancelCause := context.WithCancelCause(c.ctx)
 	cancel := func() { cancelCause(nil) }
+	cl := &call{target: target, method: m}
 	c.inv.mu.Lock()
-	for i, sid := range streamIDs {
-		if c.inv.streams == nil {
-			c.inv.streams = make(map[string]*clientStream)
-		}
-		c.inv.streams[sid] = &clientStream{ch: streams[i], elem: streams[i].Type().Elem(), ctx: ctx, fail: cancelCause}
-	}
 	if streaming {
+		if _, inUse := c.inv.active[id]; inUse {
+			c.inv.mu.Unlock()
+			cancel()
+			c.invocationError(id, fmt.Sprintf("Invocation ID '%s' is already in use.", id))
+			return
+		}
 		if c.inv.active == nil {
 			c.inv.active = make(map[string]context.CancelFunc)
 		}
 		c.inv.active[id] = cancel
+	}
+	for i, sid := range streamIDs {
+		if c.inv.streams == nil {
+			c.inv.streams = make(map[string]*clientStream)
+		}
+		s := &clientStream{ch: streams[i], elem: streams[i].Type().Elem(), ctx: ctx, call: cl}
+		c.inv.streams[sid] = s
+		cl.streams = append(cl.streams, s)
 	}
 	c.inv.mu.Unlock()
 
@@ -117,33 +150,30 @@ func (c *conn) invoke(id, target string, args []any, streamIDs []string, streami
 			return
 		}
 	}
-	go c.run(ctx, cancel, m, id, values, streamIDs, limited)
+	go c.run(ctx, cancel, cl, id, values, streamIDs, limited)
 }
 
-// run executes one invocation and sends its Completion (or, for a stream, its items then a
-// Completion).
-func (c *conn) run(ctx context.Context, cancel context.CancelFunc, m *method, id string, args []reflect.Value, streamIDs []string, limited bool) {
+// run executes one invocation, through the hub's filters, and sends its Completion (or, for a
+// stream, its items then a Completion).
+func (c *conn) run(ctx context.Context, cancel context.CancelFunc, cl *call, id string, args []reflect.Value, streamIDs []string, limited bool) {
 	defer cancel()
 	defer c.forgetInvocation(id, streamIDs)
-	hc := &Context{Context: ctx, conn: c}
 	if limited {
 		// Held until the Completion is queued, as in .NET: with one slot, completions come in
 		// the order of the invocations.
 		defer func() { <-c.inv.sem }()
 	}
-	result, err := m.call(hc, args)
-	// A client stream that failed fails the invocation, even when the method saw only the end of
-	// its channel and returned.
-	if streamErr := (*Error)(nil); errors.As(context.Cause(ctx), &streamErr) {
-		err = streamErr
+	m := cl.method
+	hc := &Context{Context: ctx, conn: c, call: cl}
+	result, err := c.h.invokeMethod(hc, m, args)
+	if err == nil {
+		// A client stream the client ended with an error fails the invocation unless the method
+		// asked why (Context.ClientStreamErr) and still returned normally, as a .NET method that
+		// catches the exception its stream reader throws.
+		err = cl.unseenStreamError()
 	}
 	if err != nil {
-		if id == "" {
-			c.h.metrics.invocationErrs.Inc()
-			c.h.log.Info("fire-and-forget invocation failed", "connection", c.id, "method", m.name, "err", err)
-			return
-		}
-		c.invocationError(id, clientErrorText(err, m.name, c.h.opts.EnableDetailedErrors))
+		c.invocationFailed(id, cl.target, PhaseInvocation, err)
 		return
 	}
 	switch {
@@ -151,10 +181,27 @@ func (c *conn) run(ctx context.Context, cancel context.CancelFunc, m *method, id
 		c.forwardStream(ctx, id, result)
 	case id == "":
 	case m.hasResult:
-		c.complete(&protocol.Completion{InvocationID: id, HasResult: true, Result: result.Interface()}, m.name)
+		var r any
+		if result.IsValid() {
+			r = result.Interface()
+		}
+		c.complete(&protocol.Completion{InvocationID: id, HasResult: true, Result: r}, m.name)
 	default:
 		c.complete(&protocol.Completion{InvocationID: id}, m.name)
 	}
+}
+
+// unseenStreamError is the first error a client ended one of the call's streams with, when the
+// method did not ask for it.
+func (cl *call) unseenStreamError() error {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	for _, s := range cl.streams {
+		if s.err != nil && !s.seen {
+			return s.err
+		}
+	}
+	return nil
 }
 
 // forwardStream sends the items of a server-to-client stream until the producer closes its channel
@@ -191,6 +238,19 @@ func (c *conn) complete(m *protocol.Completion, method string) {
 	}
 	c.h.log.Error("encode completion", "connection", c.id, "method", method, "err", err)
 	c.invocationError(m.InvocationID, fmt.Sprintf("The result of '%s' could not be serialized.", method))
+}
+
+// invocationFailed answers a failed invocation with the text Options.ErrorText makes of it.
+func (c *conn) invocationFailed(id, target string, phase ErrorPhase, err error) {
+	if id == "" {
+		c.h.metrics.invocationErrs.Inc()
+		c.h.log.Info("fire-and-forget invocation failed", "connection", c.id, "method", target, "err", err)
+		return
+	}
+	if err != nil && phase != PhaseBinding {
+		c.h.log.Debug("invocation failed", "connection", c.id, "method", target, "err", err)
+	}
+	c.invocationError(id, c.h.opts.ErrorText(&InvocationError{Method: target, Phase: phase, Err: err, Detailed: c.h.opts.EnableDetailedErrors}))
 }
 
 // invocationError answers an invocation with an error Completion (none for fire-and-forget).
@@ -230,7 +290,8 @@ func (c *conn) streamItem(m *protocol.StreamItem) {
 		v.Elem().Set(reflect.ValueOf(raw))
 	} else if err := c.protocol().Unmarshal(raw, v.Interface()); err != nil {
 		c.h.log.Info("stream item does not fit the stream's type", "connection", c.id, "stream", m.InvocationID, "err", err)
-		c.endStream(m.InvocationID, "A stream item does not fit the type of the stream.")
+		// .NET completes the stream with its binding failure, which the method's reader throws.
+		c.endStream(m.InvocationID, buildErrorMessage("Failed to bind Stream message.", &BindingError{Message: errBindingTypes}, c.h.opts.EnableDetailedErrors))
 		return
 	}
 	c.blocked.Store(true)
@@ -254,9 +315,8 @@ func (c *conn) completion(m *protocol.Completion) {
 	c.endStream(m.InvocationID, m.Error)
 }
 
-// endStream ends a client-to-server stream. A stream the client ended with an error (or whose
-// item could not be decoded) fails its invocation: the method's context is cancelled with the
-// error, which becomes the invocation's error, as in .NET.
+// endStream ends a client-to-server stream: its channel closes. A stream the client ended with an
+// error keeps the error for the method (Context.ClientStreamErr).
 func (c *conn) endStream(id, errText string) {
 	c.inv.mu.Lock()
 	s := c.inv.streams[id]
@@ -266,7 +326,9 @@ func (c *conn) endStream(id, errText string) {
 		return
 	}
 	if errText != "" {
-		s.fail(&Error{Message: "Client stream error: " + errText})
+		s.call.mu.Lock()
+		s.err = &ClientStreamError{Message: errText}
+		s.call.mu.Unlock()
 	}
 	s.ch.Close() // only the reader sends on it, and the reader is here
 }
@@ -330,10 +392,3 @@ func (r Result) Decode(v any) error {
 // Raw is the result as the client's protocol encoded it, to return it to the same connection
 // undecoded. It is nil when the client returned no result.
 func (r Result) Raw() protocol.RawValue { return r.raw }
-
-// ClientError is an error the client returned instead of a result.
-type ClientError struct {
-	Message string
-}
-
-func (e *ClientError) Error() string { return "hub: client error: " + e.Message }

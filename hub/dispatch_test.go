@@ -105,10 +105,16 @@ func TestMethodErrors(t *testing.T) {
 		kind          string
 		want, wantDet string
 	}{
-		{"hub", "you may not do hub", "you may not do hub"},
-		{"wrapped", "visible", "visible"},
-		{"plain", "An unexpected error occurred invoking 'Fail' on the server.", "An error occurred invoking 'Fail': secret detail"},
-		{"panic", "An unexpected error occurred invoking 'Fail' on the server.", "An error occurred invoking 'Fail': hub: method \"Fail\" panicked: secret panic"},
+		// .NET's ErrorMessageHelper: a HubException always shows; other errors only with detailed
+		// errors, named by their type (Exception when it is not an exported Go type).
+		{"hub", "An unexpected error occurred invoking 'Fail' on the server. HubException: you may not do hub",
+			"An unexpected error occurred invoking 'Fail' on the server. HubException: you may not do hub"},
+		{"wrapped", "An unexpected error occurred invoking 'Fail' on the server. HubException: visible",
+			"An unexpected error occurred invoking 'Fail' on the server. HubException: visible"},
+		{"plain", "An unexpected error occurred invoking 'Fail' on the server.",
+			"An unexpected error occurred invoking 'Fail' on the server. Exception: secret detail"},
+		{"panic", "An unexpected error occurred invoking 'Fail' on the server.",
+			"An unexpected error occurred invoking 'Fail' on the server. Exception: hub: method \"Fail\" panicked: secret panic"},
 		{"nil map", "An unexpected error occurred invoking 'Fail' on the server.", ""},
 	} {
 		for _, protoName := range []string{"json", "messagepack"} {
@@ -123,7 +129,7 @@ func TestMethodErrors(t *testing.T) {
 			if tc.wantDet != "" {
 				require.Equal(t, tc.wantDet, comp.Error, tc.kind)
 			} else {
-				require.True(t, strings.HasPrefix(comp.Error, "An error occurred invoking 'Fail': "), comp.Error)
+				require.True(t, strings.HasPrefix(comp.Error, "An unexpected error occurred invoking 'Fail' on the server. Exception: "), comp.Error)
 			}
 			d.echo(t)
 
@@ -188,17 +194,17 @@ func TestClientResults(t *testing.T) {
 			comp = answer(t, func(id string) *protocol.Completion {
 				return &protocol.Completion{InvocationID: id, Error: "Client didn't provide a result."}
 			})
-			require.Equal(t, "client error: Client didn't provide a result.", comp.Error)
+			require.Equal(t, "An unexpected error occurred invoking 'Ask' on the server. HubException: client error: Client didn't provide a result.", comp.Error)
 
 			comp = answer(t, func(id string) *protocol.Completion {
 				return &protocol.Completion{InvocationID: id}
 			})
-			require.Equal(t, "undecodable: hub: the client returned no result", comp.Error)
+			require.Equal(t, "An unexpected error occurred invoking 'Ask' on the server. HubException: undecodable: hub: the client returned no result", comp.Error)
 
 			c = short.connect(t, protoName, "")
 			var late string
 			comp = answer(t, func(id string) *protocol.Completion { late = id; return nil })
-			require.Equal(t, "timed out", comp.Error)
+			require.Equal(t, "An unexpected error occurred invoking 'Ask' on the server. HubException: timed out", comp.Error)
 			// A late answer is ignored.
 			c.send(t, &protocol.Completion{InvocationID: late, HasResult: true, Result: "too late"})
 			c.echo(t)
@@ -328,7 +334,7 @@ func TestServerToClientStream(t *testing.T) {
 			comp = c.invoke(t, "Void") // not streamed
 			require.Empty(t, comp.Error)
 			c.send(t, &protocol.StreamInvocation{InvocationID: "r", Target: "Refuse", Arguments: []any{}})
-			require.Equal(t, "no stream for you", c.completion(t, "r").Error)
+			require.Equal(t, "An unexpected error occurred invoking 'Refuse' on the server. HubException: no stream for you", c.completion(t, "r").Error)
 			c.send(t, &protocol.StreamInvocation{InvocationID: "e", Target: "Empty", Arguments: []any{}})
 			require.Empty(t, c.completion(t, "e").Error)
 			c.send(t, &protocol.Invocation{InvocationID: "i", Target: "Count", Arguments: []any{1}})
@@ -397,7 +403,7 @@ func TestClientToServerStream(t *testing.T) {
 			c.send(t, &protocol.Invocation{InvocationID: "3", Target: "Sum", Arguments: []any{}, StreamIDs: []string{"s"}})
 			c.send(t, &protocol.StreamItem{InvocationID: "s", Item: 7})
 			c.send(t, &protocol.StreamItem{InvocationID: "s", Item: "eight"})
-			require.Contains(t, c.completion(t, "3").Error, "does not fit the type of the stream")
+			require.Equal(t, "An unexpected error occurred invoking 'Sum' on the server.", c.completion(t, "3").Error)
 			c.send(t, &protocol.Completion{InvocationID: "s"}) // the stream is gone: ignored
 			c.echo(t)
 
@@ -407,7 +413,8 @@ func TestClientToServerStream(t *testing.T) {
 			c.send(t, &protocol.Completion{InvocationID: "e", Error: "Stream canceled by the client."})
 			comp := c.completion(t, "6")
 			require.False(t, comp.HasResult)
-			require.Contains(t, comp.Error, "Stream canceled by the client.")
+			require.Equal(t, "An unexpected error occurred invoking 'Sum' on the server.", comp.Error,
+				"without detailed errors the client's text is not echoed (TestDetailedErrorTexts)")
 			c.echo(t)
 
 			// A method that returns without reading its whole stream does not leave the reader

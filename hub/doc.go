@@ -34,6 +34,39 @@
 // without changing this package. Group membership ([Groups]) and client results
 // ([SingleClientProxy.Invoke]) go through the same seam.
 //
+// # Paths, endpoints and routing
+//
+// A Hub serves its Options on the path it is mounted at; Endpoint serves the same hub on other
+// paths with other transports, roles, origins or long-poll timeout, its connections, users and
+// groups being one whatever the path. A [Router] maps paths in any letter case, as ASP.NET Core's
+// routing, each with its /negotiate, and passes the rest to the application's own handler:
+//
+//	router := hub.NewRouter(mux)
+//	router.Map("/hubs/chat", h)
+//	router.Map("/hubs/chat-lp", h.Endpoint(hub.EndpointOptions{Transports: []hub.Transport{hub.LongPolling}}))
+//
+// # Filters, roles and errors
+//
+// [Filter]s run around every invocation and around OnConnected and OnDisconnected, the first
+// outermost, as .NET's IHubFilter; [RequireRoles] declares a method's roles at registration. A
+// failed invocation is answered with ASP.NET Core's own texts (DefaultErrorText): a [*Error] (the
+// HubException) always shows its message, any other error only with EnableDetailedErrors, and
+// Options.ErrorText can write them otherwise. A refused request gets 401 with an empty body and a
+// challenge (Options.Challenge).
+//
+// # What a method sees
+//
+// Besides the caller's identity, a [*Context] gives the HTTP request that opened the connection
+// (headers, cookies, query, remote address), its transport and protocol, and for a
+// client-to-server stream the error the client ended it with ([Context.ClientStreamErr]).
+//
+// # Below hubs: connection handlers
+//
+// A [ConnectionHandler] gets what a client sends as bytes, with negotiate and the three
+// transports but no hub protocol, as .NET's MapConnectionHandler; [NewConnections] serves one.
+// The hub protocol is itself the connection's app of a Hub: both share negotiate, the transports,
+// the send queue and the transport timers.
+//
 // # Connections, transports and limits
 //
 // Negotiate makes a connection; a WebSocket, Server-Sent Events or long-polling transport then

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/hub"
 )
@@ -103,6 +105,169 @@ func Example() {
 	fmt.Println(<-got)
 	// Output:
 	// alice: hello
-	// client: hub error: Say something.
+	// client: hub error: An unexpected error occurred invoking 'Say' on the server. HubException: Say something.
 	// notification: Your export is ready.
+}
+
+// One hub on two paths: the second without WebSockets and for admins only. A Router matches the
+// paths in any letter case and passes other requests to the application's own mux.
+func ExampleHub_Endpoint() {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := hub.New("chat", hub.Options{Authenticate: userFromBearer, Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	h.On("Echo", func(_ *hub.Context, s string) (string, error) { return s, nil })
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	router := hub.NewRouter(mux)
+	router.Map("/hubs/chat", h)
+	router.Map("/hubs/chat-admin", h.Endpoint(hub.EndpointOptions{
+		Transports: []hub.Transport{hub.ServerSentEvents, hub.LongPolling},
+		Roles:      []string{"admin"},
+	}))
+	srv := httptest.NewServer(router)
+	defer srv.Close()
+	defer func() { _ = h.Shutdown(context.Background()) }()
+
+	for _, path := range []string{"/hubs/chat/negotiate", "/HUBS/Chat-Admin/negotiate"} {
+		resp, err := http.Post(srv.URL+path+"?negotiateVersion=1", "", nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		fmt.Println(strings.TrimSpace(fmt.Sprint(path, " ", resp.StatusCode, " ", resp.Header.Get("WWW-Authenticate"))))
+	}
+	// Output:
+	// /hubs/chat/negotiate 200
+	// /HUBS/Chat-Admin/negotiate 401 Bearer
+}
+
+// Filters run around every invocation (and connect and disconnect): here, one that logs how long
+// each method took and refuses a method to a user. RequireRoles declares a method's roles at
+// registration.
+func ExampleFilter() {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := hub.New("chat", hub.Options{
+		Authenticate: userFromBearer,
+		Logger:       quiet,
+		Filters:      []hub.Filter{timing{}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	h.On("Kick", func(*hub.Context, string) error { return nil }, hub.RequireRoles("moderator"))
+	h.On("Echo", func(_ *hub.Context, s string) (string, error) { return s, nil })
+
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer func() { _ = h.Shutdown(context.Background()) }()
+	ctx := context.Background()
+	c, err := client.New(srv.URL, client.Options{AccessToken: client.StaticToken("mallory"), Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	fmt.Println(c.Invoke(ctx, "Kick", nil, "bob"))
+	fmt.Println(c.Invoke(ctx, "Echo", nil, "hi"))
+	// Output:
+	// client: hub error: Failed to invoke 'Kick' because user is unauthorized
+	// client: hub error: An unexpected error occurred invoking 'Echo' on the server. HubException: mallory may not call Echo.
+}
+
+// timing is a filter: it refuses mallory everything and would time the rest.
+type timing struct{ hub.FilterBase }
+
+func (timing) InvokeMethod(ic *hub.InvocationContext, next hub.InvokeFunc) (any, error) {
+	if ic.UserID() == "mallory" {
+		return nil, hub.Errorf("%s may not call %s.", ic.UserID(), ic.Method)
+	}
+	began := time.Now()
+	defer func() { slog.Debug("hub method", "method", ic.Method, "took", time.Since(began)) }()
+	return next(ic)
+}
+
+// A connection handler below hubs (.NET's MapConnectionHandler): negotiate and the transports
+// deliver raw bytes, with no hub protocol. The official JavaScript client's HttpConnection talks to
+// it; so does any WebSocket.
+func ExampleNewConnections() {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	echo, err := hub.NewConnections("echo", upperEcho{}, hub.Options{Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	router := hub.NewRouter(nil)
+	router.Map("/echo", echo)
+	srv := httptest.NewServer(router)
+	defer srv.Close()
+	defer func() { _ = echo.Shutdown(context.Background()) }()
+
+	ctx := context.Background()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/echo", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageText, []byte("hello")); err != nil {
+		log.Fatal(err)
+	}
+	_, data, err := ws.Read(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(data))
+	// Output: HELLO
+}
+
+// upperEcho sends back what it receives, in capitals.
+type upperEcho struct{}
+
+func (upperEcho) OnConnected(*hub.Connection) error { return nil }
+func (upperEcho) OnReceive(c *hub.Connection, data []byte) error {
+	return c.Send(c.Context(), []byte(strings.ToUpper(string(data))))
+}
+func (upperEcho) OnDisconnected(*hub.Connection, error) {}
+
+// A method sees the HTTP request that opened its connection (.NET's Context.GetHttpContext()),
+// and its transport and protocol.
+func ExampleContext_Request() {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := hub.New("chat", hub.Options{Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	h.On("Hello", func(c *hub.Context) (string, error) {
+		r := c.Request()
+		lang := r.Header.Get("Accept-Language")
+		theme := "light"
+		if cookie, err := r.Cookie("theme"); err == nil {
+			theme = cookie.Value
+		}
+		return fmt.Sprintf("%s over %s/%s, tenant %s, %s theme", lang, c.Transport(), c.Protocol(), r.Query().Get("tenant"), theme), nil
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer func() { _ = h.Shutdown(context.Background()) }()
+	ctx := context.Background()
+	c, err := client.New(srv.URL+"?tenant=acme", client.Options{
+		Logger: quiet,
+		Header: http.Header{"Accept-Language": {"fr"}, "Cookie": {"theme=dark"}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	var reply string
+	if err := c.Invoke(ctx, "Hello", &reply); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(reply)
+	// Output: fr over WebSockets/json, tenant acme, dark theme
 }

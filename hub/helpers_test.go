@@ -40,8 +40,9 @@ type fixture struct {
 	reg *prometheus.Registry
 }
 
-// testAuthenticate accepts "Authorization: Bearer <user>" or "access_token=<user>". Tokens named
-// "expired", "forged" or starting with "bad" are refused; no token is anonymous.
+// testAuthenticate accepts "Authorization: Bearer <user>" or "access_token=<user>", where the user
+// may carry roles after "+" ("carol+admin"). Tokens named "expired", "forged" or starting with
+// "bad" are refused; no token is anonymous.
 func testAuthenticate(r *http.Request) (*hub.Principal, error) {
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if tok == "" {
@@ -53,7 +54,12 @@ func testAuthenticate(r *http.Request) (*hub.Principal, error) {
 	case tok == "expired", tok == "forged", strings.HasPrefix(tok, "bad"):
 		return nil, fmt.Errorf("token %q is invalid", tok)
 	}
-	return &hub.Principal{UserID: tok}, nil
+	user, roles, _ := strings.Cut(tok, "+")
+	p := &hub.Principal{UserID: user}
+	if roles != "" {
+		p.Roles = strings.Split(roles, "+")
+	}
+	return p, nil
 }
 
 // setup serves a new hub named "test" with the basic methods (Echo, Add, Void) and those that

@@ -28,9 +28,15 @@ type Hub struct {
 	metrics *hubMetrics
 
 	methods  map[string]*method
+	filtered *filterChain // the filters composed at Start; nil without filters
 	started  atomic.Bool
 	startMu  sync.Mutex
 	upgrader *gws.Upgrader
+
+	// ep serves the hub with its own Options (ServeHTTP); Endpoint makes others.
+	ep *endpoint
+	// app runs on the connections' bytes: the hub protocol, or a ConnectionHandler.
+	app app
 
 	// reg indexes this node's connections; subs holds its backplane subscriptions.
 	reg  *registry
@@ -62,9 +68,11 @@ func New(name string, opts Options) (*Hub, error) {
 		metrics: newHubMetrics(opts.Metrics, name),
 		methods: make(map[string]*method),
 		reg:     newRegistry(),
+		app:     hubProtocol{},
 		done:    make(chan struct{}),
 	}
 	h.subs = newSubscriptions(h.bp, h.deliver, h.log)
+	h.ep = h.Endpoint(EndpointOptions{}).(*endpoint)
 	h.upgrader = h.newUpgrader()
 	return h, nil
 }
@@ -76,10 +84,10 @@ func (h *Hub) Name() string { return h.name }
 // arguments, decoded from the client's values (protocol.RawValue receives the value undecoded;
 // <-chan T receives a client-to-server stream). fn returns error, (T, error) or, for a
 // server-to-client stream, (<-chan T, error); a stream ends when the channel is closed, and its
-// producer must stop when the Context is done. Method names match case-insensitively. On panics on a
-// bad signature, a duplicate name, or after the hub has started serving: methods are registered
-// once, at start-up.
-func (h *Hub) On(name string, fn any) {
+// producer must stop when the Context is done. Method names match case-insensitively. Options
+// such as RequireRoles apply to this method only. On panics on a bad signature, a duplicate name,
+// or after the hub has started serving: methods are registered once, at start-up.
+func (h *Hub) On(name string, fn any, opts ...MethodOption) {
 	if h.started.Load() || !h.startMu.TryLock() {
 		panic(fmt.Sprintf("hub: On(%q) after the hub started serving", name))
 	}
@@ -87,6 +95,9 @@ func (h *Hub) On(name string, fn any) {
 	m, err := newMethod(name, fn)
 	if err != nil {
 		panic(err)
+	}
+	for _, o := range opts {
+		o(m)
 	}
 	key := methodKey(name)
 	if _, dup := h.methods[key]; dup {
@@ -103,9 +114,12 @@ func (h *Hub) Start(ctx context.Context) error {
 	if h.started.Load() {
 		return nil
 	}
-	if err := h.subs.acquire(ctx, h.channel("all")); err != nil {
-		return fmt.Errorf("hub %s: subscribe: %w", h.name, err)
+	if _, isHub := h.app.(hubProtocol); isHub {
+		if err := h.subs.acquire(ctx, h.channel("all")); err != nil {
+			return fmt.Errorf("hub %s: subscribe: %w", h.name, err)
+		}
 	}
+	h.buildFilters()
 	h.wg.Add(1)
 	go h.sweep()
 	// Only now: a request must not be served before the hub hears broadcasts, and a failed start
@@ -114,21 +128,10 @@ func (h *Hub) Start(ctx context.Context) error {
 	return nil
 }
 
-// ServeHTTP routes negotiate and the transports.
-func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.started.Load() {
-		if err := h.Start(r.Context()); err != nil {
-			h.log.Error("start hub", "err", err)
-			http.Error(w, "hub unavailable", http.StatusServiceUnavailable)
-			return
-		}
-	}
-	if strings.HasSuffix(r.URL.Path, "/negotiate") {
-		h.negotiate(w, r)
-		return
-	}
-	h.serveTransport(w, r)
-}
+// ServeHTTP serves the hub with its Options: mount it at the hub's path and the path's
+// /negotiate (a Router does both, and matches paths in any letter case). Endpoint serves it with
+// other options on other paths.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.ep.ServeHTTP(w, r) }
 
 // Shutdown drains the hub: new connections are refused, every connection is sent a Close that
 // allows the client to reconnect (to another node), and Shutdown waits for them to go until ctx

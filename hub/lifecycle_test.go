@@ -177,12 +177,13 @@ func TestConnectionHooks(t *testing.T) {
 	reasons := map[string]error{}
 	users := map[string]string{}
 	f := setup(t, hub.Options{
-		OnConnected: func(c *hub.Context) {
+		OnConnected: func(c *hub.Context) error {
 			mu.Lock()
 			defer mu.Unlock()
 			connected[c.ConnectionID()]++
 			users[c.ConnectionID()] = c.UserID()
 			c.Items().Store("greeting", "hello "+c.UserID())
+			return nil
 		},
 		OnDisconnected: func(c *hub.Context, err error) {
 			mu.Lock()

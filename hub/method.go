@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -23,6 +22,8 @@ type method struct {
 	streaming bool
 	// hasResult methods return (T, error); others return only error.
 	hasResult bool
+	// roles the caller must hold: one of each set (RequireRoles).
+	roles [][]string
 }
 
 var (
@@ -89,30 +90,23 @@ func newMethod(name string, fn any) (*method, error) {
 	return m, nil
 }
 
-// errBinding is the text .NET sends when arguments do not fit the method.
-const errBinding = "Error binding arguments. Make sure that the types of the provided values match the types of the hub method being invoked."
-
-// bind decodes the arguments of an invocation. Stream parameters get fresh channels, returned in
-// the order of streamIDs, for the caller to register before any stream item is read.
-func (m *method) bind(p protocol.HubProtocol, args []any, streamIDs []string, bufSize int) ([]reflect.Value, []reflect.Value, error) {
-	if len(args)+len(streamIDs) != len(m.params) || len(streamIDs) != m.nStreams {
-		return nil, nil, &Error{Message: fmt.Sprintf("Invocation provides %d argument(s) and %d stream(s) but target expects %d argument(s) and %d stream(s).",
-			len(args), len(streamIDs), len(m.params)-m.nStreams, m.nStreams)}
+// bindArgs decodes the arguments of an invocation into the method's parameter types; stream
+// parameters are left for bindStreams. Arguments that do not fit are a *BindingError, as .NET's
+// protocol binder reports them.
+func (m *method) bindArgs(p protocol.HubProtocol, args []any) ([]reflect.Value, error) {
+	if want := len(m.params) - m.nStreams; len(args) != want {
+		return nil, &BindingError{Message: fmt.Sprintf("Invocation provides %d argument(s) but target expects %d.", len(args), want)}
 	}
 	values := make([]reflect.Value, len(m.params))
-	var streams []reflect.Value
 	next := 0
 	for i, pt := range m.params {
 		if m.streamParams[i] {
-			ch := reflect.MakeChan(reflect.ChanOf(reflect.BothDir, pt.Elem()), bufSize)
-			values[i] = ch.Convert(pt)
-			streams = append(streams, ch)
 			continue
 		}
 		raw, ok := args[next].(protocol.RawValue)
 		next++
 		if !ok {
-			return nil, nil, errors.New("hub: argument is not a parsed RawValue")
+			return nil, errors.New("hub: argument is not a parsed RawValue")
 		}
 		if pt == rawValueType {
 			values[i] = reflect.ValueOf(raw)
@@ -120,11 +114,29 @@ func (m *method) bind(p protocol.HubProtocol, args []any, streamIDs []string, bu
 		}
 		ptr := reflect.New(pt)
 		if err := p.Unmarshal(raw, ptr.Interface()); err != nil {
-			return nil, nil, &Error{Message: errBinding}
+			return nil, &BindingError{Message: errBindingTypes}
 		}
 		values[i] = ptr.Elem()
 	}
-	return values, streams, nil
+	return values, nil
+}
+
+// bindStreams gives each stream parameter a fresh channel, returned in the order of streamIDs for
+// the caller to register before any stream item is read. A stream count that does not fit is a
+// *hub.Error, as in .NET's dispatcher.
+func (m *method) bindStreams(values []reflect.Value, streamIDs []string, bufSize int) ([]reflect.Value, error) {
+	if len(streamIDs) != m.nStreams {
+		return nil, &Error{Message: fmt.Sprintf("Client sent %d stream(s), Hub method expects %d.", len(streamIDs), m.nStreams)}
+	}
+	var streams []reflect.Value
+	for i, pt := range m.params {
+		if m.streamParams[i] {
+			ch := reflect.MakeChan(reflect.ChanOf(reflect.BothDir, pt.Elem()), bufSize)
+			values[i] = ch.Convert(pt)
+			streams = append(streams, ch)
+		}
+	}
+	return streams, nil
 }
 
 // call runs the method. For streaming methods the first result is the stream channel (or invalid).
@@ -145,32 +157,6 @@ func (m *method) call(c *Context, args []reflect.Value) (result reflect.Value, e
 		return out[0], nil
 	}
 	return reflect.Value{}, nil
-}
-
-// Error is an error whose message is meant for the client: a method that returns one (or wraps
-// one) completes with its text even when detailed errors are off, as a HubException in .NET.
-type Error struct {
-	Message string
-}
-
-func (e *Error) Error() string { return e.Message }
-
-// Errorf returns an *Error with a formatted message.
-func Errorf(format string, args ...any) error { return &Error{Message: fmt.Sprintf(format, args...)} }
-
-// clientErrorText is what the client is told about a failed invocation.
-func clientErrorText(err error, methodName string, detailed bool) string {
-	var he *Error
-	switch {
-	case errors.As(err, &he):
-		return he.Message
-	case errors.Is(err, context.Canceled):
-		return "Invocation canceled by the server."
-	case detailed:
-		return fmt.Sprintf("An error occurred invoking '%s': %s", methodName, err.Error())
-	default:
-		return fmt.Sprintf("An unexpected error occurred invoking '%s' on the server.", methodName)
-	}
 }
 
 func methodKey(name string) string { return strings.ToLower(name) }

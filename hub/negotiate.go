@@ -2,7 +2,6 @@ package hub
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 )
@@ -26,13 +25,14 @@ var transferFormats = map[Transport][]string{
 }
 
 // negotiate answers POST {hub}/negotiate with a new connection's id and token.
-func (h *Hub) negotiate(w http.ResponseWriter, r *http.Request) {
+func (ep *endpoint) negotiate(w http.ResponseWriter, r *http.Request) {
+	h := ep.h
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "negotiate requires POST", http.StatusMethodNotAllowed)
 		return
 	}
-	p, ok := h.admit(w, r)
+	p, ok := ep.admit(w, r)
 	if !ok {
 		return
 	}
@@ -45,12 +45,12 @@ func (h *Hub) negotiate(w http.ResponseWriter, r *http.Request) {
 		}
 		version = min(n, 1)
 	}
-	c := h.newConn(p, version)
+	c := h.newConn(ep, p, version)
 	resp := negotiateResponse{ConnectionID: c.id, NegotiateVersion: version}
 	if version >= 1 {
 		resp.ConnectionToken = c.token
 	}
-	for _, t := range h.opts.Transports {
+	for _, t := range ep.transports {
 		resp.AvailableTransports = append(resp.AvailableTransports, negotiateTransport{Transport: t, TransferFormats: transferFormats[t]})
 	}
 	body, err := json.Marshal(resp)
@@ -66,38 +66,54 @@ func (h *Hub) negotiate(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// admit checks that a new connection may be made: the hub is not draining and the request's
-// credentials are good. It writes the refusal itself.
-func (h *Hub) admit(w http.ResponseWriter, r *http.Request) (*Principal, bool) {
-	if h.draining.Load() {
-		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+// admit checks that a new connection may be made: the hub is not draining, the request's
+// credentials are good, and the endpoint admits the user. It writes the refusal itself.
+func (ep *endpoint) admit(w http.ResponseWriter, r *http.Request) (*Principal, bool) {
+	if ep.h.draining.Load() {
+		http.Error(w, "Server is shutting down.", http.StatusServiceUnavailable)
 		return nil, false
 	}
-	return h.authenticate(w, r)
-}
-
-// authenticate identifies a request. It writes 401 and returns false for bad credentials, or for
-// none when the hub requires them.
-func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (*Principal, bool) {
-	if h.opts.Authenticate == nil {
-		return nil, true
-	}
-	p, err := h.opts.Authenticate(r)
-	challenge := `Bearer error="invalid_token"`
-	if err == nil && p == nil && h.opts.RequireAuth {
-		// No credentials at all: RFC 6750 §3.1 says no error code then.
-		err, challenge = errors.New("authentication required"), "Bearer"
-	}
-	if err != nil {
-		w.Header().Set("WWW-Authenticate", challenge)
-		http.Error(w, "Unauthorized: "+err.Error(), http.StatusUnauthorized)
+	p, ok := ep.h.authenticate(w, r)
+	if !ok || !ep.admitRoles(w, r, p) {
 		return nil, false
 	}
 	return p, true
 }
 
+// authenticate identifies a request. It answers with Options.Challenge and returns false for bad
+// credentials, or for none when the hub requires them.
+func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (*Principal, bool) {
+	if h.opts.Authenticate == nil {
+		return nil, true
+	}
+	p, err := h.opts.Authenticate(r)
+	switch {
+	case err != nil:
+		h.opts.Challenge(w, r, err)
+		return nil, false
+	case p == nil && h.opts.RequireAuth:
+		h.opts.Challenge(w, r, nil)
+		return nil, false
+	}
+	return p, true
+}
+
+// DefaultChallenge answers 401 with an empty body and an RFC 6750 challenge: "Bearer" when the
+// request carried no credentials, `Bearer error="invalid_token"` when they were refused. It
+// says no more: the clients show a response body to users as the error, and why a token failed is
+// for the server's log.
+func DefaultChallenge(w http.ResponseWriter, _ *http.Request, err error) {
+	challenge := "Bearer"
+	if err != nil {
+		challenge = `Bearer error="invalid_token"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	w.WriteHeader(http.StatusUnauthorized)
+}
+
 // authorizeTransport checks that a transport request comes from the connection's own user: the
-// request is authenticated again, as the clients send their token with every request.
+// request is authenticated again, as the clients send their token with every request. Another
+// user's request gets 403, with an empty body as from .NET.
 func (h *Hub) authorizeTransport(w http.ResponseWriter, r *http.Request, c *conn) bool {
 	if c.principal == nil {
 		return true
@@ -107,12 +123,11 @@ func (h *Hub) authorizeTransport(w http.ResponseWriter, r *http.Request, c *conn
 		return false
 	}
 	if p == nil {
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		http.Error(w, "Unauthorized: this connection belongs to an authenticated user", http.StatusUnauthorized)
+		h.opts.Challenge(w, r, nil)
 		return false
 	}
 	if p.UserID != c.principal.UserID {
-		http.Error(w, "Forbidden: this connection belongs to another user", http.StatusForbidden)
+		w.WriteHeader(http.StatusForbidden)
 		return false
 	}
 	return true

@@ -98,10 +98,23 @@ type Options struct {
 	// allowed to open WebSockets. Empty allows every origin: the hub authenticates with bearer
 	// tokens, not cookies, so a cross-site page gains nothing it could not do itself.
 	AllowedOrigins []string
-	// OnConnected runs after a connection's handshake, before its first invocation.
-	OnConnected func(c *Context)
+	// OnConnected runs after a connection's handshake, before its first invocation. An error
+	// closes the connection with "Connection closed with an error." (and, for a *hub.Error or
+	// with detailed errors, why), as .NET does when OnConnectedAsync throws.
+	OnConnected func(c *Context) error
 	// OnDisconnected runs once when a connection ends; err is why (nil for a normal close).
 	OnDisconnected func(c *Context, err error)
+	// Filters run around every invocation and around OnConnected and OnDisconnected, the first
+	// outermost (see Filter). Default none.
+	Filters []Filter
+	// ErrorText writes what a client is told about a failed invocation. Default DefaultErrorText:
+	// ASP.NET Core's texts, to the letter.
+	ErrorText func(e *InvocationError) string
+	// Challenge answers a request refused for its credentials (negotiate, a transport request):
+	// err is why (nil when it carried none). Default: 401 with an empty body and a
+	// WWW-Authenticate challenge, as ASP.NET Core's JWT bearer handler answers (clients show a
+	// non-empty body to users as the error).
+	Challenge func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // Transport is a SignalR transport.
@@ -134,6 +147,12 @@ func (o Options) WithDefaults() Options {
 	setDefault(&o.ClientResultTimeout, DefaultClientResultTimeout)
 	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&o.WriteCoalesce, DefaultWriteCoalesce)
+	if o.ErrorText == nil {
+		o.ErrorText = DefaultErrorText
+	}
+	if o.Challenge == nil {
+		o.Challenge = DefaultChallenge
+	}
 	if len(o.Transports) == 0 {
 		o.Transports = []Transport{WebSockets, ServerSentEvents, LongPolling}
 	}

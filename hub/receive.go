@@ -3,13 +3,13 @@ package hub
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/heraldhq/herald/hub/protocol"
 )
 
-// receive feeds bytes from the transport: the handshake first, then hub messages. Records may span
-// calls; what is left of a partial record is kept (bounded by MaxMessageSize). A protocol error
-// closes the connection with a Close message saying what was wrong, and is returned.
+// receive feeds bytes from the transport to the connection's app (the hub protocol, or a
+// ConnectionHandler). One reader at a time: the WebSocket loop, or POSTs in turn.
 func (c *conn) receive(data []byte) error {
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
@@ -18,6 +18,21 @@ func (c *conn) receive(data []byte) error {
 	}
 	c.lastRecv.Store(c.h.now())
 	c.h.metrics.bytesIn[c.transportName()].Add(float64(len(data)))
+	return c.h.app.receive(c, data)
+}
+
+// hubProtocol is the app of hubs: the SignalR hub protocol on the connection's bytes.
+type hubProtocol struct{}
+
+var _ app = hubProtocol{}
+
+// attached does nothing: a hub connection starts with the client's handshake.
+func (hubProtocol) attached(*conn) error { return nil }
+
+// receive parses the handshake first, then hub messages. Records may span calls; what is left of
+// a partial record is kept (bounded by MaxMessageSize). A protocol error closes the connection with
+// a Close message saying what was wrong, and is returned.
+func (hubProtocol) receive(c *conn, data []byte) error {
 	if len(c.inbuf) > 0 {
 		c.inbuf = append(c.inbuf, data...)
 		data = c.inbuf
@@ -35,6 +50,52 @@ func (c *conn) receive(data []byte) error {
 		c.inbuf = append(c.inbuf[:0:0], rest...)
 	}
 	return nil
+}
+
+// ended takes a connection that completed its handshake out of the indexes and its groups,
+// releases its backplane channels, and runs OnDisconnected through the filters.
+func (hubProtocol) ended(c *conn, t transport, err error) {
+	h := c.h
+	groups, indexed := h.reg.remove(c)
+	if !indexed {
+		return
+	}
+	for _, g := range groups {
+		h.subs.release(h.channel("group", g))
+	}
+	if u := c.userID(); u != "" {
+		h.subs.release(h.channel("user", u))
+	}
+	h.subs.release(h.channel("conn", c.id))
+	h.metrics.connection(t.kind(), c.protocol().Name()).Dec()
+	// A panic in OnDisconnected is logged by runHook; there is nothing left to end.
+	_ = c.runHook(func(hc *Context) error {
+		h.disconnected(hc, err)
+		return nil
+	})
+}
+
+// sweep applies the handshake timeout, and to a handshaken connection on a persistent transport
+// the client timeout and the keep-alive pings (long polling's polls are its sign of life).
+func (hubProtocol) sweep(c *conn, t transport, now time.Time) {
+	o := &c.h.opts
+	if !c.handshaken.Load() {
+		if !c.isClosing() && now.Sub(c.attachedAtTime()) > o.HandshakeTimeout {
+			c.handshakeTimeout()
+		}
+		return
+	}
+	if t.kind() == LongPolling {
+		return
+	}
+	nowNs := now.UnixNano()
+	if !c.blocked.Load() && time.Duration(nowNs-c.lastRecv.Load()) > o.ClientTimeout {
+		c.close(closeReason{message: "Server timeout elapsed without receiving a message from the client.", err: errClientTimeout})
+		return
+	}
+	if p := c.protocol(); p != nil && time.Duration(nowNs-c.lastSend.Load()) >= o.KeepAliveInterval {
+		c.send(pingFrames[p.Name()])
+	}
 }
 
 // parse consumes complete records from data and returns how many bytes it used.
@@ -118,8 +179,11 @@ func (c *conn) handshake(data []byte) (int, error) {
 		c.close(closeReason{message: "Connection closed with an error: the server could not register the connection.", allowReconnect: true, err: err})
 		return n, err
 	}
-	if fn := c.h.opts.OnConnected; fn != nil {
-		c.runHook(fn)
+	if err := c.runHook(c.h.connected); err != nil {
+		// As .NET when OnConnectedAsync throws: the connection is closed with the error.
+		c.h.log.Info("connection refused by OnConnected or a filter", "connection", c.id, "err", err)
+		c.close(closeReason{message: buildErrorMessage("Connection closed with an error.", err, c.h.opts.EnableDetailedErrors), err: err})
+		return n, nil
 	}
 	return n, nil
 }

@@ -64,10 +64,12 @@ func (c *conn) handshakeTimeout() {
 	_ = c.failHandshake("Handshake was canceled.", errHandshakeTimeout) // closes the connection
 }
 
+// sweep applies the transport's timers (a transport that never came, a long-polling client that
+// stopped polling, forgetting a torn-down connection), then the app's.
 func (c *conn) sweep(now time.Time) {
 	o := &c.h.opts
 	c.mu.Lock()
-	t, tornDown, tornDownAt, attachedAt := c.transport, c.tornDown, c.tornDownAt, c.attachedAt
+	t, tornDown, tornDownAt := c.transport, c.tornDown, c.tornDownAt
 	c.mu.Unlock()
 	switch {
 	case tornDown:
@@ -75,29 +77,18 @@ func (c *conn) sweep(now time.Time) {
 		if now.Sub(tornDownAt) > o.DisconnectTimeout {
 			c.h.reg.forget(c)
 		}
+		return
 	case t == nil:
 		if now.Sub(c.created) > o.DisconnectTimeout {
 			c.abort(errNoTransport)
 		}
-	case !c.handshaken.Load() && !c.isClosing():
-		// A closing connection goes on below: a long-polling one must still be dropped when no
-		// poll comes to fetch its handshake error.
-		if now.Sub(attachedAt) > o.HandshakeTimeout {
-			c.handshakeTimeout()
-		}
+		return
 	case t.kind() == LongPolling:
 		// The client does not ping on long polling: its polls are the sign of life.
 		if t.(*pollTransport).idleFor(now) > o.DisconnectTimeout {
 			c.abort(errPollTimeout)
-		}
-	default:
-		nowNs := now.UnixNano()
-		if !c.blocked.Load() && time.Duration(nowNs-c.lastRecv.Load()) > o.ClientTimeout {
-			c.close(closeReason{message: "Server timeout elapsed without receiving a message from the client.", err: errClientTimeout})
 			return
 		}
-		if p := c.protocol(); p != nil && time.Duration(nowNs-c.lastSend.Load()) >= o.KeepAliveInterval {
-			c.send(pingFrames[p.Name()])
-		}
 	}
+	c.h.app.sweep(c, t, now)
 }

@@ -3,7 +3,6 @@ package hub
 import (
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 )
@@ -20,11 +19,12 @@ type transport interface {
 
 // serveTransport routes a request to the hub path: a WebSocket upgrade, an SSE stream, a long poll,
 // a send (POST) or a close (DELETE).
-func (h *Hub) serveTransport(w http.ResponseWriter, r *http.Request) {
+func (ep *endpoint) serveTransport(w http.ResponseWriter, r *http.Request) {
+	h := ep.h
 	token := r.URL.Query().Get("id")
 	isWS := r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 	if isWS && token == "" {
-		h.skipNegotiation(w, r)
+		ep.skipNegotiation(w, r)
 		return
 	}
 	switch r.Method {
@@ -39,7 +39,7 @@ func (h *Hub) serveTransport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := h.reg.byTokenOf(token)
-	if c == nil {
+	if c == nil || c.ep != ep {
 		http.Error(w, "No Connection with that ID", http.StatusNotFound)
 		return
 	}
@@ -52,19 +52,19 @@ func (h *Hub) serveTransport(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodDelete:
 		h.serveDelete(w, c)
 	case isWS:
-		if !h.allows(WebSockets) {
+		if !ep.allows(WebSockets) {
 			http.Error(w, "WebSockets transport not enabled", http.StatusNotFound)
 			return
 		}
 		h.serveWebSocket(w, r, c)
 	case strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
-		if !h.allows(ServerSentEvents) {
+		if !ep.allows(ServerSentEvents) {
 			http.Error(w, "ServerSentEvents transport not enabled", http.StatusNotFound)
 			return
 		}
 		h.serveSSE(w, r, c)
 	default:
-		if !h.allows(LongPolling) {
+		if !ep.allows(LongPolling) {
 			http.Error(w, "LongPolling transport not enabled", http.StatusNotFound)
 			return
 		}
@@ -72,20 +72,18 @@ func (h *Hub) serveTransport(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *Hub) allows(t Transport) bool { return slices.Contains(h.opts.Transports, t) }
-
 // skipNegotiation serves a WebSocket that arrives without negotiating (the clients'
 // skipNegotiation option): it gets a connection of its own.
-func (h *Hub) skipNegotiation(w http.ResponseWriter, r *http.Request) {
-	if !h.allows(WebSockets) {
+func (ep *endpoint) skipNegotiation(w http.ResponseWriter, r *http.Request) {
+	if !ep.allows(WebSockets) {
 		http.Error(w, "WebSockets transport not enabled", http.StatusNotFound)
 		return
 	}
-	p, ok := h.admit(w, r)
+	p, ok := ep.admit(w, r)
 	if !ok {
 		return
 	}
-	h.serveWebSocket(w, r, h.newConn(p, 0))
+	ep.h.serveWebSocket(w, r, ep.h.newConn(ep, p, 0))
 }
 
 // serveSend takes what the client POSTs on the SSE and long-polling transports.

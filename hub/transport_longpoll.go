@@ -70,7 +70,10 @@ func (t *pollTransport) pending() bool {
 // connection has ended.
 func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request, c *conn) {
 	first := &pollTransport{lastPollEnd: time.Now()}
-	if c.attach(first) {
+	if c.attach(first, r) {
+		if err := h.app.attached(c); err != nil {
+			c.close(closeReason{err: err}) // the next poll gets 204
+		}
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusOK)
 		return
@@ -81,7 +84,7 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request, c *conn) {
 		return
 	}
 	stop := t.begin()
-	timer := time.NewTimer(h.opts.LongPollTimeout)
+	timer := time.NewTimer(c.ep.longPoll)
 	defer timer.Stop()
 	for {
 		batch, closing := c.queue.take()
@@ -125,7 +128,7 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request, c *conn) {
 }
 
 func (h *Hub) writePoll(w http.ResponseWriter, c *conn, batch [][]byte) {
-	if p := c.protocol(); p != nil && p.Binary() {
+	if c.binary() {
 		w.Header().Set("Content-Type", "application/octet-stream")
 	} else {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -17,7 +17,7 @@ func (sseTransport) abort() {}
 
 // serveSSE streams the connection's messages as Server-Sent Events.
 func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request, c *conn) {
-	if !c.attach(sseTransport{}) {
+	if !c.attach(sseTransport{}, r) {
 		http.Error(w, "Another transport is already bound to this connection", http.StatusConflict)
 		return
 	}
@@ -31,6 +31,9 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request, c *conn) {
 	if err := h.writeSSE(w, rc, []byte(":\r\n")); err != nil {
 		c.abort(errTransportGone)
 		return
+	}
+	if err := h.app.attached(c); err != nil {
+		c.close(closeReason{err: err}) // the loop below ends the stream
 	}
 	var event bytes.Buffer
 	for {

@@ -71,12 +71,14 @@ func TestNegotiate(t *testing.T) {
 	for _, tok := range []string{"expired", "forged", "bad-signature"} {
 		t.Run("token "+tok, func(t *testing.T) {
 			t.Parallel()
-			resp, _ := f.request(t, http.MethodPost, "/negotiate?negotiateVersion=1", tok, nil, nil)
+			resp, body := f.request(t, http.MethodPost, "/negotiate?negotiateVersion=1", tok, nil, nil)
 			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-			require.Contains(t, resp.Header.Get("WWW-Authenticate"), "Bearer")
+			require.Equal(t, `Bearer error="invalid_token"`, resp.Header.Get("WWW-Authenticate"))
+			require.Empty(t, body, "as .NET: the official clients show a body to users as the error")
 			// The same in the query string, as browsers send it.
-			resp, _ = f.request(t, http.MethodPost, "/negotiate?negotiateVersion=1&access_token="+tok, "", nil, nil)
+			resp, body = f.request(t, http.MethodPost, "/negotiate?negotiateVersion=1&access_token="+tok, "", nil, nil)
 			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+			require.Empty(t, body)
 		})
 	}
 }
@@ -84,8 +86,10 @@ func TestNegotiate(t *testing.T) {
 func TestRequireAuth(t *testing.T) {
 	t.Parallel()
 	f := setup(t, hub.Options{RequireAuth: true})
-	resp, _ := f.request(t, http.MethodPost, "/negotiate?negotiateVersion=1", "", nil, nil)
+	resp, body := f.request(t, http.MethodPost, "/negotiate?negotiateVersion=1", "", nil, nil)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Equal(t, "Bearer", resp.Header.Get("WWW-Authenticate"), "no credentials: no error code (RFC 6750)")
+	require.Empty(t, body)
 	// A WebSocket without negotiation is refused too.
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -94,6 +98,24 @@ func TestRequireAuth(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	c := f.connect(t, "json", "alice")
 	c.echo(t)
+}
+
+// An application answers refused credentials its own way with Options.Challenge.
+func TestCustomChallenge(t *testing.T) {
+	t.Parallel()
+	f := setup(t, hub.Options{RequireAuth: true, Challenge: func(w http.ResponseWriter, r *http.Request, err error) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		if err != nil {
+			_, _ = w.Write([]byte("refused"))
+		}
+	}})
+	resp, body := f.request(t, http.MethodPost, "/negotiate?negotiateVersion=1", "", nil, nil)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Equal(t, `Bearer realm="herald"`, resp.Header.Get("WWW-Authenticate"))
+	require.Empty(t, body)
+	_, body = f.request(t, http.MethodPost, "/negotiate?negotiateVersion=1", "forged", nil, nil)
+	require.Equal(t, "refused", string(body))
 }
 
 func TestTransportRequests(t *testing.T) {
@@ -432,7 +454,7 @@ func TestServerSentEvents(t *testing.T) {
 		// Echo takes a string: binding fails, which proves the message arrived.
 		msgs := parseRecords(t, protocol.JSON(), c.event(t))
 		require.Len(t, msgs, 1)
-		require.Contains(t, msgs[0].(*protocol.Completion).Error, "Error binding arguments")
+		require.Equal(t, "Failed to invoke 'Echo' due to an error on the server.", msgs[0].(*protocol.Completion).Error)
 	})
 
 	t.Run("raw value with line breaks", func(t *testing.T) {

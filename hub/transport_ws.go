@@ -54,13 +54,13 @@ func (t *wsTransport) abort() {
 }
 
 func (h *Hub) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn) {
-	if !h.originAllowed(r) {
+	if !c.ep.originAllowed(r) {
 		c.abort(errors.New("hub: websocket origin not allowed"))
 		http.Error(w, "Origin not allowed", http.StatusForbidden)
 		return
 	}
 	t := &wsTransport{c: c}
-	if !c.attach(t) {
+	if !c.attach(t, r) {
 		http.Error(w, "Another transport is already bound to this connection", http.StatusConflict)
 		return
 	}
@@ -73,21 +73,24 @@ func (h *Hub) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn) {
 	socket.Session().(*wsSession).c = c
 	t.socket.Store(socket)
 	c.queue.setWriter(func(delay time.Duration) { go t.flush(delay) }, h.opts.WriteCoalesce)
+	if err := h.app.attached(c); err != nil {
+		c.close(closeReason{err: err}) // the reader below sees the socket close
+	}
 	// The reader gets a goroutine of its own and the request's goroutine ends: its deep net/http
 	// stack and the request it holds would otherwise stay for the connection's life.
 	go socket.ReadLoop()
 }
 
 // originAllowed applies AllowedOrigins to browsers' WebSocket requests (CORS does not cover them).
-func (h *Hub) originAllowed(r *http.Request) bool {
+func (ep *endpoint) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if len(h.opts.AllowedOrigins) == 0 || origin == "" {
+	if len(ep.origins) == 0 || origin == "" {
 		return true
 	}
 	if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
-	return httpx.MatchOrigin(h.opts.AllowedOrigins, origin)
+	return httpx.MatchOrigin(ep.origins, origin)
 }
 
 // wsSession is the per-socket storage gws asks for; Herald keeps only the connection in it (the
@@ -175,7 +178,7 @@ func (t *wsTransport) flush(delay time.Duration) {
 func (t *wsTransport) write(batch [][]byte) error {
 	c := t.c
 	op := gws.OpcodeText
-	if p := c.protocol(); p != nil && p.Binary() {
+	if c.binary() {
 		op = gws.OpcodeBinary
 	}
 	socket := t.socket.Load()

@@ -4,6 +4,8 @@ package conformance
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +13,45 @@ import (
 	"github.com/heraldhq/herald/hub"
 	"github.com/heraldhq/herald/hub/protocol"
 )
+
+// AdminRole is the role AdminOnly requires, and the conformance Filter requires for
+// FilteredAdmin.
+const AdminRole = "admin"
+
+// ConnectionInfo is the reply of the ConnectionInfo method.
+type ConnectionInfo struct {
+	Transport string `json:"transport"`
+	Protocol  string `json:"protocol"`
+}
+
+// Filter is the conformance hub's filter: it refuses FilteredAdmin to callers without AdminRole,
+// as an application's authorization filter would.
+func Filter() hub.Filter { return adminFilter{} }
+
+type adminFilter struct{ hub.FilterBase }
+
+func (adminFilter) InvokeMethod(ic *hub.InvocationContext, next hub.InvokeFunc) (any, error) {
+	if ic.Method == "FilteredAdmin" {
+		if u := ic.User(); u == nil || !slices.Contains(u.Roles, AdminRole) {
+			return nil, hub.Errorf("The %s role is required.", AdminRole)
+		}
+	}
+	return next(ic)
+}
+
+// Echo is the conformance setup's ConnectionHandler: it sends back every message it receives.
+type Echo struct{}
+
+var _ hub.ConnectionHandler = Echo{}
+
+// OnConnected accepts every connection.
+func (Echo) OnConnected(*hub.Connection) error { return nil }
+
+// OnReceive echoes data.
+func (Echo) OnReceive(c *hub.Connection, data []byte) error { return c.Send(c.Context(), data) }
+
+// OnDisconnected does nothing.
+func (Echo) OnDisconnected(*hub.Connection, error) {}
 
 // WhoAmI is the reply of the WhoAmI method.
 type WhoAmI struct {
@@ -89,14 +130,52 @@ func Register(h *hub.Hub, reg prometheus.Registerer) {
 	h.On("AskCaller", func(c *hub.Context, method string, v any) (protocol.RawValue, error) {
 		res, err := c.Clients().Caller().Invoke(c, method, v)
 		if err != nil {
-			var ce *hub.ClientError
-			if errors.As(err, &ce) {
-				return nil, &hub.Error{Message: "The client returned an error: " + ce.Message}
-			}
-			return nil, err
+			return nil, err // a client's error shows as .NET's HubException
 		}
 		return res.Raw(), nil
 	})
+	h.On("AskConnection", func(c *hub.Context, id, method string, v any) (any, error) {
+		res, err := c.Clients().Client(id).Invoke(c, method, v)
+		if err != nil {
+			return nil, err
+		}
+		// The other connection may speak the other protocol: decode its result, and the caller's
+		// protocol encodes it again.
+		var out any
+		if err := res.Decode(&out); err != nil {
+			return nil, hub.Errorf("the client returned no result")
+		}
+		return out, nil
+	})
+	h.On("Throw", func(_ *hub.Context, message string) error { return errors.New(message) })
+	h.On("SumOrReason", func(c *hub.Context, numbers <-chan float64) (string, error) {
+		sum := 0.0
+		for n := range numbers {
+			sum += n
+		}
+		if err := c.ClientStreamErr(numbers); err != nil {
+			return "the client ended the stream: " + err.Error(), nil
+		}
+		return fmt.Sprint(sum), nil
+	})
+	h.On("RequestHeader", func(c *hub.Context, name string) (string, error) {
+		return c.Request().Header.Get(name), nil
+	})
+	h.On("RequestCookie", func(c *hub.Context, name string) (string, error) {
+		cookie, err := c.Request().Cookie(name)
+		if err != nil {
+			return "", nil
+		}
+		return cookie.Value, nil
+	})
+	h.On("RequestQuery", func(c *hub.Context, name string) (string, error) {
+		return c.Request().Query().Get(name), nil
+	})
+	h.On("ConnectionInfo", func(c *hub.Context) (ConnectionInfo, error) {
+		return ConnectionInfo{Transport: string(c.Transport()), Protocol: c.Protocol()}, nil
+	})
+	h.On("AdminOnly", func(*hub.Context) (string, error) { return "welcome, admin", nil }, hub.RequireRoles(AdminRole))
+	h.On("FilteredAdmin", func(*hub.Context) (string, error) { return "welcome, admin", nil })
 	h.On("Sleep", func(c *hub.Context, ms int) (int, error) {
 		d, err := delay(ms)
 		if err != nil {
