@@ -271,3 +271,85 @@ func ExampleContext_Request() {
 	fmt.Println(reply)
 	// Output: fr over WebSockets/json, tenant acme, dark theme
 }
+
+// A method reading a client-to-server stream asks why it ended: the client may end it with an
+// error. A method that does not ask fails with that error once it returns, as a .NET method whose
+// stream reader throws.
+func ExampleContext_ClientStreamErr() {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := hub.New("uploads", hub.Options{Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	h.On("Upload", func(c *hub.Context, chunks <-chan string) (string, error) {
+		n := 0
+		for chunk := range chunks {
+			n += len(chunk)
+		}
+		if err := c.ClientStreamErr(chunks); err != nil {
+			return fmt.Sprintf("kept %d bytes; the client stopped: %v", n, err), nil
+		}
+		return fmt.Sprintf("stored %d bytes", n), nil
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer func() { _ = h.Shutdown(context.Background()) }()
+	ctx := context.Background()
+	c, err := client.New(srv.URL, client.Options{Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer c.Stop(ctx)
+
+	chunks := make(chan string)
+	go func() {
+		defer close(chunks)
+		chunks <- "hello, "
+		chunks <- "world"
+	}()
+	var reply string
+	if err := c.Invoke(ctx, "Upload", &reply, chunks); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(reply)
+	// Output: stored 12 bytes
+}
+
+// Options.ErrorText writes what clients are told about failed invocations; DefaultErrorText is
+// ASP.NET Core's wording, to build on.
+func ExampleOptions_errorText() {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := hub.New("chat", hub.Options{
+		Logger: quiet,
+		ErrorText: func(e *hub.InvocationError) string {
+			if e.Phase == hub.PhaseBinding {
+				return fmt.Sprintf("%s takes other arguments; see the API documentation.", e.Method)
+			}
+			return hub.DefaultErrorText(e)
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	h.On("Add", func(_ *hub.Context, a, b int) (int, error) { return a + b, nil })
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer func() { _ = h.Shutdown(context.Background()) }()
+	ctx := context.Background()
+	c, err := client.New(srv.URL, client.Options{Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	fmt.Println(c.Invoke(ctx, "Add", nil, "one", "two"))
+	fmt.Println(c.Invoke(ctx, "Nope", nil))
+	// Output:
+	// client: hub error: Add takes other arguments; see the API documentation.
+	// client: hub error: Nope takes other arguments; see the API documentation.
+}
