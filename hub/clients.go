@@ -82,7 +82,9 @@ func (c *Clients) targets(exclude []string, channels ...string) *proxy {
 	return &proxy{h: c.h, channels: channels, exclude: exclude}
 }
 
-// CallerClients is the Clients API seen from a hub method: it also knows the caller.
+// CallerClients is the Clients API seen from a hub method: it also knows the caller. Besides
+// Caller, Others and OthersInGroup it has every method of Clients (All, AllExcept, Client,
+// Clients, Group, Groups, GroupExcept, User, Users), promoted from the embedded Clients.
 type CallerClients struct {
 	callerBase // every method of Clients, Clients(ids...) included
 	caller     *conn

@@ -99,8 +99,9 @@ type Options struct {
 	// tokens, not cookies, so a cross-site page gains nothing it could not do itself.
 	AllowedOrigins []string
 	// OnConnected runs after a connection's handshake, before its first invocation. An error
-	// closes the connection with "Connection closed with an error." (and, for a *hub.Error or
-	// with detailed errors, why), as .NET does when OnConnectedAsync throws.
+	// closes the connection with a Close message, as .NET does when OnConnectedAsync throws:
+	// "Connection closed with an error." and, for a *hub.Error (or any error with detailed
+	// errors), " HubException: <message>" (" <Type>: <message>").
 	OnConnected func(c *Context) error
 	// OnDisconnected runs once when a connection ends; err is why (nil for a normal close).
 	OnDisconnected func(c *Context, err error)
