@@ -176,7 +176,7 @@ func challenge(w http.ResponseWriter, r *http.Request, err error) {
 		hub.DefaultChallenge(w, r, err)
 		return
 	}
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="invalid_token", error_description=%q`, ae.Message))
+	w.Header().Set("WWW-Authenticate", auth.Challenge(ae))
 	w.WriteHeader(http.StatusUnauthorized)
 }
 

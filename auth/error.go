@@ -70,11 +70,16 @@ func WriteError(w http.ResponseWriter, err error) {
 		httpx.WriteError(w, http.StatusInternalServerError, "internal", "Something went wrong; it has been logged.")
 		return
 	}
-	if ae.Code == CodeTokenMissing {
-		w.Header().Set("WWW-Authenticate", `Bearer`)
-	} else {
-		// Messages are ours and hold no quotes or backslashes; %q would escape them anyway.
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="invalid_token", error_description=%q`, ae.Message))
-	}
+	w.Header().Set("WWW-Authenticate", Challenge(ae))
 	httpx.WriteError(w, http.StatusUnauthorized, ae.Code, ae.Message)
+}
+
+// Challenge is the WWW-Authenticate value (RFC 6750) for a failed authentication: "Bearer" when
+// no token was sent, with error="invalid_token" and the user-safe message otherwise.
+func Challenge(ae *Error) string {
+	if ae.Code == CodeTokenMissing {
+		return "Bearer"
+	}
+	// Messages are ours and hold no quotes or backslashes; %q would escape them anyway.
+	return fmt.Sprintf(`Bearer error="invalid_token", error_description=%q`, ae.Message)
 }
