@@ -74,7 +74,7 @@ type conn struct {
 
 	// Of connections served to a ConnectionHandler.
 	rawBinary atomic.Bool
-	public    *Connection
+	public    Connection // set at newConn: valid whichever request reaches the handler first
 }
 
 // protocolRef lets a connection's protocol be read atomically: it is set by the handshake on the
@@ -97,6 +97,7 @@ func (h *Hub) newConn(ep *endpoint, p *Principal, negotiateVersion int) *conn {
 		principal: p,
 		created:   time.Now(),
 	}
+	c.public.c = c
 	c.token = c.id
 	if negotiateVersion >= 1 {
 		c.token = randomID()

@@ -96,14 +96,17 @@ type handlerApp struct {
 
 var _ app = (*handlerApp)(nil)
 
+// attached indexes the connection and runs OnConnected under the receive lock, so that nothing the
+// client sends is delivered before OnConnected has returned (a POST may race the first poll).
 func (a *handlerApp) attached(c *conn) error {
 	h := c.h
-	c.public = &Connection{c: c}
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
 	if !h.reg.add(c, func() bool { return !c.isTornDown() }) {
 		return ErrConnectionClosed
 	}
 	h.metrics.connection(c.transportName(), "none").Inc()
-	err := a.call(c, func() error { return a.handler.OnConnected(c.public) })
+	err := a.call(c, func() error { return a.handler.OnConnected(&c.public) })
 	if err != nil {
 		h.log.Info("connection refused by its handler", "connection", c.id, "err", err)
 	}
@@ -111,7 +114,7 @@ func (a *handlerApp) attached(c *conn) error {
 }
 
 func (a *handlerApp) receive(c *conn, data []byte) error {
-	if err := a.call(c, func() error { return a.handler.OnReceive(c.public, data) }); err != nil {
+	if err := a.call(c, func() error { return a.handler.OnReceive(&c.public, data) }); err != nil {
 		c.h.log.Info("connection handler failed", "connection", c.id, "err", err)
 		c.close(closeReason{err: err})
 		return err
@@ -124,7 +127,7 @@ func (a *handlerApp) ended(c *conn, t transport, err error) {
 		return
 	}
 	c.h.metrics.connection(t.kind(), "none").Dec()
-	_ = a.call(c, func() error { a.handler.OnDisconnected(c.public, err); return nil })
+	_ = a.call(c, func() error { a.handler.OnDisconnected(&c.public, err); return nil })
 }
 
 // sweep does nothing: below the hub protocol there are no pings and no client timeout.
