@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -191,16 +192,18 @@ func TestRequestInfo(t *testing.T) {
 
 func TestFilters(t *testing.T) {
 	t.Parallel()
-	var log []string
-	var mu = make(chan struct{}, 1)
+	var (
+		mu  sync.Mutex
+		log []string
+	)
 	record := func(s string) {
-		mu <- struct{}{}
+		mu.Lock()
+		defer mu.Unlock()
 		log = append(log, s)
-		<-mu
 	}
 	recorded := func() []string {
-		mu <- struct{}{}
-		defer func() { <-mu }()
+		mu.Lock()
+		defer mu.Unlock()
 		return slices.Clone(log)
 	}
 	outer := &recordingFilter{name: "outer", record: record}
