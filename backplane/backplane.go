@@ -13,9 +13,10 @@ type Handler func(channel string, payload []byte)
 // Backplane is one node's view of the bus.
 type Backplane interface {
 	// Publish delivers payload to every node subscribed to channel, this node included.
-	// It returns once the bus has accepted the payload, not when it has been delivered. The caller
+	// It returns once the bus has accepted the payload, not when it has been delivered, with the
+	// number of nodes subscribed to channel at that moment (0: nobody will receive it). The caller
 	// must not modify payload afterwards.
-	Publish(ctx context.Context, channel string, payload []byte) error
+	Publish(ctx context.Context, channel string, payload []byte) (receivers int, err error)
 	// Subscribe makes this node receive what is published on channel. A node has at most one
 	// handler per channel: subscribing again replaces it. Once Subscribe has returned, every payload
 	// published afterwards on channel, by any node, is delivered.

@@ -40,14 +40,14 @@ var _ Backplane = (*Memory)(nil)
 func NewMemory() *Memory { return NewBus().Node() }
 
 // Publish implements Backplane.
-func (m *Memory) Publish(ctx context.Context, channel string, payload []byte) error {
+func (m *Memory) Publish(ctx context.Context, channel string, payload []byte) (int, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	m.bus.mu.RLock()
 	if m.closed {
 		m.bus.mu.RUnlock()
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	// Copy the handlers so that a handler may subscribe or unsubscribe without deadlocking.
 	subs := m.bus.subs[channel]
@@ -59,7 +59,7 @@ func (m *Memory) Publish(ctx context.Context, channel string, payload []byte) er
 	for _, h := range handlers {
 		h(channel, payload)
 	}
-	return nil
+	return len(handlers), nil
 }
 
 // Subscribe implements Backplane.

@@ -101,7 +101,8 @@ func Run(t *testing.T, newCluster NewCluster) {
 		rb := subscribe(t, b, "bin")
 		big := bytes.Repeat([]byte{0, 0x1e, 0xff, 'a'}, 256*1024)
 		for _, p := range [][]byte{{}, {0}, []byte("héllo\n\x1e"), big} {
-			require.NoError(t, a.Publish(context.Background(), "bin", p))
+			_, err := a.Publish(context.Background(), "bin", p)
+			require.NoError(t, err)
 			got := rb.next(t)
 			require.True(t, bytes.Equal(p, got), "payload of %d bytes changed in transit (got %d bytes)", len(p), len(got))
 		}
@@ -117,7 +118,7 @@ func Run(t *testing.T, newCluster NewCluster) {
 			pub := open(t, node)
 			wg.Go(func() {
 				for i := range each {
-					if err := pub.Publish(context.Background(), "busy", fmt.Appendf(nil, "%d-%d", p, i)); err != nil {
+					if _, err := pub.Publish(context.Background(), "busy", fmt.Appendf(nil, "%d-%d", p, i)); err != nil {
 						t.Error(err)
 						return
 					}
@@ -137,13 +138,31 @@ func Run(t *testing.T, newCluster NewCluster) {
 			last[key] = i
 		}
 	})
+	t.Run("PublishCountsReceivingNodes", func(t *testing.T) {
+		t.Parallel()
+		node := newCluster(t)
+		a, b, c := open(t, node), open(t, node), open(t, node)
+		subscribe(t, a, "counted")
+		subscribe(t, b, "counted")
+		n, err := c.Publish(context.Background(), "counted", []byte("x"))
+		require.NoError(t, err)
+		require.Equal(t, 2, n, "two nodes subscribe to the channel")
+		n, err = c.Publish(context.Background(), "nobody", []byte("x"))
+		require.NoError(t, err)
+		require.Zero(t, n, "nobody subscribes to the channel")
+		require.NoError(t, b.Unsubscribe(context.Background(), "counted"))
+		n, err = c.Publish(context.Background(), "counted", []byte("x"))
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "one node unsubscribed")
+	})
 	t.Run("ClosedNodeRefusesCalls", func(t *testing.T) {
 		t.Parallel()
 		node := newCluster(t)
 		a := node()
 		require.NoError(t, a.Close())
 		require.NoError(t, a.Close(), "Close is idempotent")
-		require.ErrorIs(t, a.Publish(context.Background(), "x", nil), backplane.ErrClosed)
+		_, err := a.Publish(context.Background(), "x", nil)
+		require.ErrorIs(t, err, backplane.ErrClosed)
 		require.ErrorIs(t, a.Subscribe(context.Background(), "x", func(string, []byte) {}), backplane.ErrClosed)
 	})
 	t.Run("CancelledContext", func(t *testing.T) {
@@ -151,7 +170,8 @@ func Run(t *testing.T, newCluster NewCluster) {
 		a := open(t, newCluster(t))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		require.Error(t, a.Publish(ctx, "x", []byte("y")))
+		_, err := a.Publish(ctx, "x", []byte("y"))
+		require.Error(t, err)
 	})
 }
 
@@ -164,7 +184,8 @@ func open(t *testing.T, node func() backplane.Backplane) backplane.Backplane {
 
 func publish(t *testing.T, b backplane.Backplane, channel, payload string) {
 	t.Helper()
-	require.NoError(t, b.Publish(context.Background(), channel, []byte(payload)))
+	_, err := b.Publish(context.Background(), channel, []byte(payload))
+	require.NoError(t, err)
 }
 
 // receiver collects what one subscription receives.
@@ -213,7 +234,8 @@ func (r *receiver) none(t *testing.T) {
 	done := make(chan struct{})
 	probeChannel := r.channel + "#probe-" + marker
 	require.NoError(t, r.pub.Subscribe(context.Background(), probeChannel, func(string, []byte) { close(done) }))
-	require.NoError(t, r.pub.Publish(context.Background(), probeChannel, []byte(marker)))
+	_, err := r.pub.Publish(context.Background(), probeChannel, []byte(marker))
+	require.NoError(t, err)
 	select {
 	case <-done:
 	case <-time.After(waitFor):
