@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // ClientProxy sends invocations to a set of clients.
@@ -45,16 +46,18 @@ func (c *Clients) Client(connectionID string) SingleClientProxy {
 
 // Clients is several connections.
 func (c *Clients) Clients(connectionIDs ...string) ClientProxy {
-	return c.targets(nil, c.channels("conn", connectionIDs)...)
+	return c.targets(nil, c.channels("conn", unique(connectionIDs))...)
 }
 
 // Group is every connection in a group.
 func (c *Clients) Group(group string) ClientProxy { return c.targets(nil, c.h.channel("group", group)) }
 
-// Groups is every connection in any of the groups. A connection in several of them gets the message
-// once per group.
+// Groups is every connection in any of the groups. A connection in several of them gets the
+// message once.
 func (c *Clients) Groups(groups ...string) ClientProxy {
-	return c.targets(nil, c.channels("group", groups)...)
+	p := c.targets(nil, c.channels("group", groups)...)
+	p.groups = slices.Clone(groups)
+	return p
 }
 
 // GroupExcept is a group but the excluded connection ids.
@@ -67,7 +70,20 @@ func (c *Clients) User(userID string) ClientProxy { return c.targets(nil, c.h.ch
 
 // Users is every connection of several users.
 func (c *Clients) Users(userIDs ...string) ClientProxy {
-	return c.targets(nil, c.channels("user", userIDs)...)
+	return c.targets(nil, c.channels("user", unique(userIDs))...)
+}
+
+// unique drops repeated names, so that Users("a", "a") reaches a's connections once.
+func unique(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func (c *Clients) channels(kind string, names []string) []string {
@@ -112,19 +128,31 @@ type proxy struct {
 	h        *Hub
 	channels []string
 	exclude  []string
+	// groups are the group names of Groups' channels: the message on group i skips the members
+	// of groups 0..i-1, who got it from those.
+	groups []string
 }
 
 func (p *proxy) Send(ctx context.Context, method string, args ...any) error {
 	if method == "" {
 		return errors.New("hub: Send needs a method name")
 	}
-	payload, err := encodeInvocation(method, args, p.exclude)
+	json, msgpack, err := invocationFrames(method, args)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, ch := range p.channels {
-		if err := p.h.bp.Publish(ctx, ch, payload); err != nil {
+	var payload []byte
+	for i, ch := range p.channels {
+		if payload == nil || p.groups != nil {
+			var skip []string
+			if p.groups != nil {
+				skip = unique(p.groups[:i])
+			}
+			payload = encodeInvocation(json, msgpack, p.exclude, skip)
+		}
+		if _, err := p.h.bp.Publish(ctx, ch, payload); err != nil {
+			p.h.metrics.publishErrors.Inc()
 			errs = append(errs, fmt.Errorf("publish to %s: %w", ch, err))
 		}
 	}
@@ -145,7 +173,7 @@ func (s *single) Invoke(ctx context.Context, method string, args ...any) (Result
 		c = s.h.reg.conn(s.id)
 	}
 	if c == nil {
-		return Result{}, fmt.Errorf("hub: connection %q is not connected to this node: %w", s.id, ErrConnectionClosed)
+		return s.h.invokeRemote(ctx, s.id, method, args)
 	}
 	return c.invokeClient(ctx, method, args)
 }
@@ -161,52 +189,65 @@ func (h *Hub) Groups() *Groups { return &Groups{h: h} }
 // MaxGroupNameLength bounds group names.
 const MaxGroupNameLength = 1024
 
-// Add adds a connection to a group. For a connection on this node it has taken effect when Add
-// returns; for one on another node, once that node has received the request.
+// Add adds a connection to a group, on whichever node it is connected: when Add returns, the
+// connection's node has applied it. It fails with ErrConnectionClosed when no node has the
+// connection, and after a timeout (10 s, or ctx's deadline) when its node does not answer.
 func (g *Groups) Add(ctx context.Context, connectionID, group string) error {
-	return g.change(ctx, kindGroupAdd, connectionID, group)
+	return g.change(ctx, opGroupAdd, connectionID, group)
 }
 
-// Remove removes a connection from a group.
+// Remove removes a connection from a group, as Add adds it.
 func (g *Groups) Remove(ctx context.Context, connectionID, group string) error {
-	return g.change(ctx, kindGroupRemove, connectionID, group)
+	return g.change(ctx, opGroupRemove, connectionID, group)
 }
 
-func (g *Groups) change(ctx context.Context, kind envelopeKind, connectionID, group string) error {
+func (g *Groups) change(ctx context.Context, op, connectionID, group string) error {
 	if group == "" || len(group) > MaxGroupNameLength {
 		return &Error{Message: fmt.Sprintf("A group name must have 1 to %d bytes.", MaxGroupNameLength)}
 	}
 	h := g.h
 	if c := h.reg.conn(connectionID); c != nil {
-		return c.changeGroup(ctx, kind, group)
+		if op == opGroupAdd {
+			return c.join(ctx, group)
+		}
+		c.leave(group)
+		return nil
 	}
-	return h.bp.Publish(ctx, h.channel("conn", connectionID), encodeCommand(kind, connectionID, group))
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, groupAckTimeout)
+		defer cancel()
+	}
+	_, err := h.call(ctx, connectionID, op, []byte(group))
+	return err
 }
 
-// changeGroup changes the membership of a local connection. A join subscribes to the group's
-// channel before the connection is indexed in the group, so that it misses nothing sent to the
-// group once the join has returned.
-func (c *conn) changeGroup(ctx context.Context, kind envelopeKind, group string) error {
+// join adds a local connection to a group. It subscribes to the group's channel before the
+// connection is indexed in the group, so that it misses nothing sent to the group once the join
+// has returned.
+func (c *conn) join(ctx context.Context, group string) error {
 	h := c.h
 	channel := h.channel("group", group)
 	c.groupMu.Lock()
 	defer c.groupMu.Unlock()
-	switch kind {
-	case kindGroupAdd:
-		if h.reg.isMember(c, group) {
-			return nil
-		}
-		if err := h.subs.acquire(ctx, channel); err != nil {
-			return fmt.Errorf("join group: %w", err)
-		}
-		if _, ok := h.reg.join(c, group); !ok {
-			h.subs.release(channel)
-			return ErrConnectionClosed
-		}
-	case kindGroupRemove:
-		if h.reg.leave(c, group) {
-			h.subs.release(channel)
-		}
+	if h.reg.isMember(c, group) {
+		return nil
+	}
+	if err := h.subs.acquire(ctx, channel); err != nil {
+		return fmt.Errorf("join group: %w", err)
+	}
+	if _, ok := h.reg.join(c, group); !ok {
+		h.subs.release(channel)
+		return ErrConnectionClosed
 	}
 	return nil
+}
+
+// leave takes a local connection out of a group.
+func (c *conn) leave(group string) {
+	c.groupMu.Lock()
+	defer c.groupMu.Unlock()
+	if c.h.reg.leave(c, group) {
+		c.h.subs.release(c.h.channel("group", group))
+	}
 }

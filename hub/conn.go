@@ -89,19 +89,34 @@ func init() {
 	}
 }
 
-func (h *Hub) newConn(ep *endpoint, p *Principal, negotiateVersion int) *conn {
+// newConn makes a negotiated connection. Its token is its id for negotiate version 0, as the
+// protocol has it, and otherwise its id, a dot and a secret: any node can tell from a token which
+// connection's channel to forward a request to, and only the token's holder knows the secret.
+func (h *Hub) newConn(ctx context.Context, ep *endpoint, p *Principal, negotiateVersion int) (*conn, error) {
+	id := randomID()
+	token := id
+	if negotiateVersion >= 1 {
+		token = id + "." + randomID()
+	}
+	return h.openConn(ctx, ep, p, id, token)
+}
+
+// openConn makes a connection with a known id and token (newConn's, or those of a connection
+// another node handed over) and subscribes to its channel: from negotiate on, requests for it
+// that reach other nodes are forwarded here.
+func (h *Hub) openConn(ctx context.Context, ep *endpoint, p *Principal, id, token string) (*conn, error) {
+	if err := h.subs.acquire(ctx, h.channel("conn", id)); err != nil {
+		return nil, fmt.Errorf("hub: subscribe connection: %w", err)
+	}
 	c := &conn{
 		h:         h,
 		ep:        ep,
-		id:        randomID(),
+		id:        id,
+		token:     token,
 		principal: p,
 		created:   time.Now(),
 	}
 	c.public.c = c
-	c.token = c.id
-	if negotiateVersion >= 1 {
-		c.token = randomID()
-	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.queue.init(h.opts.SendQueueSize, func() {
 		// The reason, before the transport can see the queue closed and end first.
@@ -112,7 +127,14 @@ func (h *Hub) newConn(ep *endpoint, p *Principal, negotiateVersion int) *conn {
 	c.lastRecv.Store(now)
 	c.lastSend.Store(now)
 	h.reg.addToken(c)
-	return c
+	return c, nil
+}
+
+// forget drops c's token and its channel: later requests with it get 404, here and on every node.
+func (h *Hub) forget(c *conn) {
+	if h.reg.forget(c) {
+		h.subs.release(h.channel("conn", c.id))
+	}
 }
 
 // userID is the connection's user, "" when anonymous.
@@ -303,7 +325,7 @@ func (c *conn) teardown(err error) {
 	if t == nil || t.kind() != LongPolling {
 		// Long-polling connections linger so that a last poll can fetch the Close message; the
 		// sweeper forgets them.
-		h.reg.forget(c)
+		h.forget(c)
 	}
 	if t == nil {
 		return // no transport ever came: the app never saw the connection

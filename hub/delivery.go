@@ -1,40 +1,49 @@
 package hub
 
 import (
-	"context"
 	"slices"
 	"strings"
-	"time"
 )
 
 // deliver is the backplane handler of every channel this node subscribes to: it hands a payload to
-// the local connections the channel addresses.
+// the local connections the channel addresses, or serves the request it carries. A payload that
+// is not the hub's (another program publishing under the prefix) is counted and dropped.
 func (h *Hub) deliver(channel string, payload []byte) {
 	e, err := decodeEnvelope(payload)
 	if err != nil {
-		h.log.Error("drop backplane payload", "channel", channel, "err", err)
+		h.metrics.malformed.Inc()
+		h.log.Warn("drop backplane payload", "channel", channel, "err", err)
 		return
 	}
 	kind, name, _ := strings.Cut(strings.TrimPrefix(channel, h.name+":"), ":")
 	switch e.kind {
 	case kindInvoke:
 		h.deliverInvocation(kind, name, &e)
-	case kindGroupAdd, kindGroupRemove:
-		if c := h.reg.conn(e.connID); c != nil {
-			// Not on the delivery path: joining may subscribe to the backplane.
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				if err := c.changeGroup(ctx, e.kind, e.arg); err != nil {
-					h.log.Warn("remote group change", "connection", c.id, "group", e.arg, "err", err)
-				}
-			}()
-		}
 	case kindClose:
 		if c := h.reg.conn(e.connID); c != nil {
 			c.close(closeReason{message: e.arg})
 		}
+	case kindRequest:
+		if kind != "conn" {
+			h.metrics.malformed.Inc()
+			return
+		}
+		// The fields alias payload, which the backplane may reuse once this returns.
+		fields := cloneFields(e.fields)
+		go h.serveRequest(name, fields)
+	case kindReply:
+		h.complete(cloneFields(e.fields))
+	case kindCancel:
+		h.cancelRequest(e.fields)
 	}
+}
+
+func cloneFields(fields [][]byte) [][]byte {
+	out := make([][]byte, len(fields))
+	for i, f := range fields {
+		out[i] = slices.Clone(f)
+	}
+	return out
 }
 
 func (h *Hub) deliverInvocation(kind, name string, e *envelope) {
@@ -42,6 +51,11 @@ func (h *Hub) deliverInvocation(kind, name string, e *envelope) {
 	deliver := func(c *conn) {
 		if len(e.exclude) > 0 && slices.Contains(e.exclude, c.id) {
 			return
+		}
+		for _, g := range e.skipGroups {
+			if h.reg.isMemberLocked(c, g) {
+				return // it gets the message from group g's channel
+			}
 		}
 		frame := e.json
 		if c.protocol().Binary() {

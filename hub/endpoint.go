@@ -29,6 +29,7 @@ type EndpointOptions struct {
 // endpoint is a hub served on one path with its own options.
 type endpoint struct {
 	h          *Hub
+	key        int // the order it was made in: the same endpoint on every node of a cluster
 	transports []Transport
 	roles      []string
 	origins    []string
@@ -41,7 +42,9 @@ type endpoint struct {
 //	mux.Handle("/hubs/chat-lp", lp)                                              // the path,
 //	mux.Handle("/hubs/chat-lp/negotiate", lp)                                    // and its negotiate
 //
-// A connection negotiated on one endpoint is served by that endpoint only. Endpoint panics when
+// A connection negotiated on one endpoint is served by that endpoint only. In a cluster, every
+// node must make the same endpoints in the same order (as the same program does): a request that
+// reaches another node is matched to the endpoint made in the same place. Endpoint panics when
 // opts name an unknown transport.
 func (h *Hub) Endpoint(opts EndpointOptions) http.Handler {
 	ep := &endpoint{
@@ -65,6 +68,10 @@ func (h *Hub) Endpoint(opts EndpointOptions) http.Handler {
 	if ep.longPoll == 0 {
 		ep.longPoll = h.opts.LongPollTimeout
 	}
+	h.epMu.Lock()
+	ep.key = h.endpoints
+	h.endpoints++
+	h.epMu.Unlock()
 	return ep
 }
 

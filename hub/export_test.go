@@ -6,6 +6,9 @@ package hub
 // GroupSize is the number of this node's connections in group.
 func GroupSize(h *Hub, group string) int { return h.reg.groupSize(group) }
 
+// NodeID is the hub's node id, which names its node channel.
+func NodeID(h *Hub) string { return h.nodeID }
+
 // Subscriptions is the backplane channels the hub holds, with their interest counts.
 func Subscriptions(h *Hub) map[string]int { return h.subs.snapshot() }
 
@@ -17,4 +20,14 @@ func PollPending(h *Hub, token string) bool {
 	}
 	t, ok := c.transportOf().(*pollTransport)
 	return ok && t.pending()
+}
+
+// ConnectionOf reports whether this node holds a connection with that id (handshaken or not).
+func ConnectionOf(h *Hub, id string) *Connection {
+	for _, c := range h.reg.tokens() {
+		if c.id == id && !c.isTornDown() {
+			return &c.public
+		}
+	}
+	return nil
 }

@@ -197,7 +197,12 @@ func stalled() wsOption { return func(c *wsClient) { c.stall = true } }
 // dialWS negotiates for user and opens the WebSocket; it sends no handshake.
 func (f *fixture) dialWS(t testing.TB, protoName, user string, opts ...wsOption) *wsClient {
 	t.Helper()
-	n := f.negotiate(t, user)
+	return f.openWS(t, f.negotiate(t, user), protoName, user, opts...)
+}
+
+// openWS opens the WebSocket of a connection negotiated on any node; it sends no handshake.
+func (f *fixture) openWS(t testing.TB, n negotiation, protoName, user string, opts ...wsOption) *wsClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	ws, resp, err := f.dialWebSocket(ctx, n.ConnectionToken, user)
@@ -567,7 +572,12 @@ type sseClient struct {
 // sse negotiates for user and opens the event stream. The stream ends with the test.
 func (f *fixture) sse(t testing.TB, user string) *sseClient {
 	t.Helper()
-	n := f.negotiate(t, user)
+	return f.openSSE(t, f.negotiate(t, user), user)
+}
+
+// openSSE opens the event stream of a connection negotiated on any node.
+func (f *fixture) openSSE(t testing.TB, n negotiation, user string) *sseClient {
+	t.Helper()
 	lp := &lpClient{f: f, id: n.ConnectionID, token: n.ConnectionToken, user: user}
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url+lp.query(), nil)

@@ -34,13 +34,17 @@ type Hub struct {
 	upgrader *gws.Upgrader
 
 	// ep serves the hub with its own Options (ServeHTTP); Endpoint makes others.
-	ep *endpoint
+	ep        *endpoint
+	epMu      sync.Mutex
+	endpoints int // made so far: the next one's key
 	// app runs on the connections' bytes: the hub protocol, or a ConnectionHandler.
 	app app
 
-	// reg indexes this node's connections; subs holds its backplane subscriptions.
+	// reg indexes this node's connections; subs holds its backplane subscriptions; rpc its
+	// requests to and from other nodes (cluster.go).
 	reg  *registry
 	subs *subscriptions
+	rpc  rpc
 
 	clock    atomic.Int64 // see now()
 	draining atomic.Bool
@@ -114,8 +118,12 @@ func (h *Hub) Start(ctx context.Context) error {
 	if h.started.Load() {
 		return nil
 	}
+	if err := h.subs.acquire(ctx, h.nodeChannel()); err != nil {
+		return fmt.Errorf("hub %s: subscribe: %w", h.name, err)
+	}
 	if _, isHub := h.app.(hubProtocol); isHub {
 		if err := h.subs.acquire(ctx, h.channel("all")); err != nil {
+			h.subs.release(h.nodeChannel())
 			return fmt.Errorf("hub %s: subscribe: %w", h.name, err)
 		}
 	}

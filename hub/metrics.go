@@ -13,6 +13,8 @@ type Metrics struct {
 	invocationErrs  *prometheus.CounterVec
 	slowConsumers   *prometheus.CounterVec
 	closedWithError *prometheus.CounterVec
+	publishErrors   *prometheus.CounterVec
+	malformed       *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg.
@@ -42,9 +44,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		closedWithError: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_hub_connections_closed_with_error_total", Help: "Connections closed because of a protocol error, a timeout or a transport failure.",
 		}, []string{"hub"}),
+		publishErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_hub_backplane_publish_errors_total", Help: "Sends and cluster requests that could not be published on the backplane.",
+		}, []string{"hub"}),
+		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_hub_backplane_malformed_total", Help: "Backplane payloads dropped because they were not the hub's.",
+		}, []string{"hub"}),
 	}
 	reg.MustRegister(m.connections, m.messagesIn, m.messagesOut, m.bytesIn, m.bytesOut,
-		m.invocationErrs, m.slowConsumers, m.closedWithError)
+		m.invocationErrs, m.slowConsumers, m.closedWithError, m.publishErrors, m.malformed)
 	return m
 }
 
@@ -57,6 +65,8 @@ type hubMetrics struct {
 	invocationErrs  prometheus.Counter
 	slowConsumers   prometheus.Counter
 	closedWithError prometheus.Counter
+	publishErrors   prometheus.Counter
+	malformed       prometheus.Counter
 	bytesIn         map[Transport]prometheus.Counter
 	bytesOut        map[Transport]prometheus.Counter
 }
@@ -72,6 +82,8 @@ func newHubMetrics(m *Metrics, hub string) *hubMetrics {
 		invocationErrs:  m.invocationErrs.WithLabelValues(hub),
 		slowConsumers:   m.slowConsumers.WithLabelValues(hub),
 		closedWithError: m.closedWithError.WithLabelValues(hub),
+		publishErrors:   m.publishErrors.WithLabelValues(hub),
+		malformed:       m.malformed.WithLabelValues(hub),
 		bytesIn:         map[Transport]prometheus.Counter{},
 		bytesOut:        map[Transport]prometheus.Counter{},
 	}

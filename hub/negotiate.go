@@ -45,7 +45,12 @@ func (ep *endpoint) negotiate(w http.ResponseWriter, r *http.Request) {
 		}
 		version = min(n, 1)
 	}
-	c := h.newConn(ep, p, version)
+	c, err := h.newConn(r.Context(), ep, p, version)
+	if err != nil {
+		h.log.Error("negotiate", "err", err)
+		http.Error(w, "hub unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	resp := negotiateResponse{ConnectionID: c.id, NegotiateVersion: version}
 	if version >= 1 {
 		resp.ConnectionToken = c.token

@@ -66,7 +66,6 @@ func (hubProtocol) ended(c *conn, t transport, err error) {
 	if u := c.userID(); u != "" {
 		h.subs.release(h.channel("user", u))
 	}
-	h.subs.release(h.channel("conn", c.id))
 	h.metrics.connection(t.kind(), c.protocol().Name()).Dec()
 	// A panic in OnDisconnected is logged by runHook; there is nothing left to end.
 	_ = c.runHook(func(hc *Context) error {
@@ -212,18 +211,13 @@ func (c *conn) failHandshake(text string, err error) error {
 	return err
 }
 
-// register adds a connection that completed its handshake to the indexes and subscribes to the
-// channels that address it.
+// register adds a connection that completed its handshake to the indexes and subscribes to its
+// user's channel (its own channel it holds from negotiate on).
 func (h *Hub) register(c *conn) error {
-	ctx := c.ctx
-	connChannel, userChannel := h.channel("conn", c.id), ""
-	if err := h.subs.acquire(ctx, connChannel); err != nil {
-		return err
-	}
+	userChannel := ""
 	if u := c.userID(); u != "" {
 		userChannel = h.channel("user", u)
-		if err := h.subs.acquire(ctx, userChannel); err != nil {
-			h.subs.release(connChannel)
+		if err := h.subs.acquire(c.ctx, userChannel); err != nil {
 			return err
 		}
 	}
@@ -243,7 +237,6 @@ func (h *Hub) register(c *conn) error {
 		if userChannel != "" {
 			h.subs.release(userChannel)
 		}
-		h.subs.release(connChannel)
 		return ErrConnectionClosed
 	}
 	c.lastSend.Store(h.now())

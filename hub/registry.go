@@ -47,13 +47,15 @@ func (r *registry) byTokenOf(token string) *conn {
 	return r.byToken[token]
 }
 
-// forget drops c's token: later requests with it get 404.
-func (r *registry) forget(c *conn) {
+// forget drops c's token: later requests with it get 404. It reports whether c had it.
+func (r *registry) forget(c *conn) bool {
 	r.tokensMu.Lock()
+	defer r.tokensMu.Unlock()
 	if r.byToken[c.token] == c {
 		delete(r.byToken, c.token)
+		return true
 	}
-	r.tokensMu.Unlock()
+	return false
 }
 
 // tokens returns every connection that still has a token, handshaken or not.
@@ -154,6 +156,12 @@ func (r *registry) leave(c *conn, group string) bool {
 func (r *registry) isMember(c *conn, group string) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	_, ok := r.memberOf[c][group]
+	return ok
+}
+
+// isMemberLocked is isMember for the for* methods' fn, which runs under the read lock.
+func (r *registry) isMemberLocked(c *conn, group string) bool {
 	_, ok := r.memberOf[c][group]
 	return ok
 }

@@ -75,7 +75,7 @@ func (c *conn) sweep(now time.Time) {
 	case tornDown:
 		// Long-polling connections linger so that a last poll can fetch the Close message.
 		if now.Sub(tornDownAt) > o.DisconnectTimeout {
-			c.h.reg.forget(c)
+			c.h.forget(c)
 		}
 		return
 	case t == nil:

@@ -39,10 +39,22 @@ func (ep *endpoint) serveTransport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := h.reg.byTokenOf(token)
+	if c == nil && !isForwarded(r.Context()) {
+		// Another node may hold it: no sticky sessions needed (forward.go).
+		isSSE := r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+		ep.forward(w, r, token, isWS || isSSE)
+		return
+	}
 	if c == nil || c.ep != ep {
 		http.Error(w, "No Connection with that ID", http.StatusNotFound)
 		return
 	}
+	ep.serveConn(w, r, c, isWS)
+}
+
+// serveConn serves a transport request for one of this node's connections.
+func (ep *endpoint) serveConn(w http.ResponseWriter, r *http.Request, c *conn, isWS bool) {
+	h := ep.h
 	if !h.authorizeTransport(w, r, c) {
 		return
 	}
@@ -83,7 +95,13 @@ func (ep *endpoint) skipNegotiation(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ep.h.serveWebSocket(w, r, ep.h.newConn(ep, p, 0))
+	c, err := ep.h.newConn(r.Context(), ep, p, 0)
+	if err != nil {
+		ep.h.log.Error("connect", "err", err)
+		http.Error(w, "hub unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	ep.h.serveWebSocket(w, r, c)
 }
 
 // serveSend takes what the client POSTs on the SSE and long-polling transports.

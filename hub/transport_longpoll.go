@@ -101,7 +101,7 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request, c *conn) {
 		if closing {
 			t.end(stop)
 			c.teardown(errTransportGone)
-			h.reg.forget(c)
+			h.forget(c)
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
@@ -111,7 +111,7 @@ func (h *Hub) servePoll(w http.ResponseWriter, r *http.Request, c *conn) {
 			t.end(stop)
 			if c.isClosing() {
 				w.WriteHeader(http.StatusNoContent)
-				h.reg.forget(c)
+				h.forget(c)
 				return
 			}
 			w.WriteHeader(http.StatusOK)
