@@ -33,6 +33,7 @@ type Server struct {
 	log      *slog.Logger
 	auth     *auth.Authenticator
 	hubs     []servedHub
+	bp       backplane.Backplane
 	handler  http.Handler
 	ready    atomic.Bool
 	workers  atomic.Bool // task workers started
@@ -84,8 +85,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// Hub paths match in any letter case, as ASP.NET Core's routing; the rest goes to mux.
 	router := hub.NewRouter(mux)
 	metrics := hub.NewMetrics(s.registry)
-	bp := backplane.NewMemory()
-	notifications, err := s.newHub("notifications", true, bp, metrics)
+	bp, err := OpenBackplane(ctx, cfg.Cluster, s.registry, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	s.bp = bp
+	defer func() {
+		if !built {
+			_ = bp.Close() // the error being returned is the one that matters
+		}
+	}()
+	notifications, err := s.newHub(NotificationsHub, true, bp, metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +116,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
 			httpx.WriteError(w, http.StatusServiceUnavailable, "not_ready", "Herald is starting or shutting down.")
+			return
+		}
+		// Cut off from Redis, a node still serves its own connections: it stays in the load
+		// balancer, and says it is degraded.
+		if err := s.backplaneErr(); err != nil {
+			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "degraded", "backplane": err.Error()})
 			return
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -223,9 +239,18 @@ func (s *Server) Close() error {
 	var err error
 	s.closeOne.Do(func() {
 		s.auth.Close()
-		err = s.tasks.Close()
+		err = errors.Join(s.tasks.Close(), s.bp.Close())
 	})
 	return err
+}
+
+// backplaneErr is why the node is cut off from the cluster's backplane; nil when it is not (or
+// runs alone).
+func (s *Server) backplaneErr() error {
+	if h, ok := s.bp.(interface{ Err() error }); ok {
+		return h.Err()
+	}
+	return nil
 }
 
 // Serve is Run on a listener of the caller's.

@@ -35,6 +35,8 @@ type Config struct {
 	Hub hub.Options
 	// Exports configures datasets, export storage and download links.
 	Exports ExportsConfig
+	// Cluster joins the node to a cluster on Redis; zero runs it alone.
+	Cluster ClusterConfig
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM. Default 10 s.
 	ShutdownTimeout time.Duration
 	// Logger. Default slog.Default().
@@ -93,6 +95,9 @@ func (c Config) validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout must not be negative, got %s", c.ShutdownTimeout))
+	}
+	if err := c.Cluster.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -44,6 +44,18 @@ func (f dbFlags) jobs(dataDir string, logger *slog.Logger) jobs.Config {
 	return jobs.Config{DatabaseURL: f.Database, Schema: f.Schema, DataDir: dataDir, Logger: logger, RescueAfter: f.RescueAfter, Workers: f.Workers}
 }
 
+// clusterFlags join a node to a cluster on Redis, shared by serve and worker.
+type clusterFlags struct {
+	Redis           string `help:"Redis shared by the cluster's nodes (redis://host:port/db). Without it Herald runs alone." placeholder:"URL"`
+	RedisCluster    bool   `name:"redis-cluster" help:"--redis is a node of a Redis Cluster: use sharded pub/sub."`
+	Env             string `help:"Environment name (production, staging, test…); nodes of other environments on the same Redis see nothing of this one. Required with --redis unless --backplane-prefix is set." placeholder:"NAME"`
+	BackplanePrefix string `name:"backplane-prefix" help:"Prefix of every Redis channel. Default herald:<env>:." placeholder:"PREFIX"`
+}
+
+func (f clusterFlags) cluster() app.ClusterConfig {
+	return app.ClusterConfig{RedisURL: f.Redis, RedisCluster: f.RedisCluster, Env: f.Env, Prefix: f.BackplanePrefix}
+}
+
 // hubFlags are the limits and timers of every hub; their defaults are the hub package's.
 type hubFlags struct {
 	MaxMessageSize         int           `name:"max-message-size" help:"Largest message a client may send, in bytes." default:"${hub_max_message_size}"`
@@ -74,6 +86,7 @@ type serveCmd struct {
 	dbFlags
 	exportFlags
 	NoWorkers bool `name:"no-workers" help:"Serve without running tasks (herald worker processes run them)."`
+	clusterFlags
 
 	hubFlags
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"Bound on the drain at SIGINT/SIGTERM." default:"10s"`
@@ -86,7 +99,7 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		Addr: s.Addr, DataDir: s.DataDir, ConformanceHub: s.ConformanceHub, CORSOrigins: s.CORSOrigins,
 		Jobs: s.jobs(s.DataDir, logger), NoWorkers: s.NoWorkers, Exports: s.exportsConfig(),
 		Auth: authCfg, ShutdownTimeout: s.ShutdownTimeout, Logger: logger,
-		Hub: s.options(),
+		Hub: s.options(), Cluster: s.cluster(),
 	}
 	srv, err := app.New(ctx, cfg)
 	if err != nil {

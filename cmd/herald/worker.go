@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/app"
+	"github.com/heraldhq/herald/backplane"
 	"github.com/heraldhq/herald/jobs"
 )
 
@@ -14,12 +15,26 @@ type workerCmd struct {
 	DataDir string `name:"data-dir" help:"Where Herald keeps its embedded state." default:"${jobs_data_dir}" type:"path"`
 	dbFlags
 	exportFlags
+	clusterFlags
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"Time running tasks get at SIGINT/SIGTERM before they are left to be resumed." default:"10s"`
 }
 
-// Run runs tasks without serving HTTP. Until the Redis backplane lands, what a worker process
-// runs reaches users through their inbox (GET /api/notifications) and the task list, not live.
+// Run runs tasks without serving HTTP. With --redis, their updates and notifications reach the
+// owner's open pages live through the cluster's nodes; without it, only through the task list and
+// the inbox (GET /api/notifications).
 func (w *workerCmd) Run(ctx context.Context, logger *slog.Logger) error {
+	var bp backplane.Backplane
+	if w.Redis != "" {
+		var err error
+		if bp, err = app.OpenBackplane(ctx, w.cluster(), nil, logger); err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
+		defer func() {
+			if err := bp.Close(); err != nil {
+				logger.Warn("close backplane", "err", err)
+			}
+		}()
+	}
 	tasks, err := app.OpenTasks(ctx, app.Config{DataDir: w.DataDir, Jobs: w.jobs(w.DataDir, logger), Exports: w.exportsConfig(), Logger: logger})
 	if err != nil {
 		return err
@@ -33,10 +48,21 @@ func (w *workerCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	store := tasks.Store
+	if bp != nil {
+		pub, err := app.NewPublisher(bp, logger)
+		if err != nil {
+			return err
+		}
+		store.SetNotifier(pub)
+	}
 	if err := store.Start(ctx); err != nil {
 		return err
 	}
-	logger.Info("worker running; tasks' live updates reach users only through a serving node's hub once the Redis backplane is configured")
+	if bp != nil {
+		logger.Info("worker running; task updates reach their owners live through the cluster")
+	} else {
+		logger.Info("worker running without --redis: task updates reach their owners through the task list and inbox, not live")
+	}
 	<-ctx.Done()
 	drain, cancel := context.WithTimeout(context.Background(), w.ShutdownTimeout)
 	defer cancel()
