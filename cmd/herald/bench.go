@@ -22,9 +22,10 @@ import (
 )
 
 type benchCmd struct {
-	Hub    benchHubCmd    `cmd:"" help:"Load-test the hub over WebSockets, beside peer implementations."`
-	Tasks  benchTasksCmd  `cmd:"" help:"Tasks per second end to end on SQLite and PostgreSQL, beside River's raw rate."`
-	Export benchExportCmd `cmd:"" help:"Export rows/s, MB/s and peak RSS from PostgreSQL, beside psql \\copy piped to gzip."`
+	Hub     benchHubCmd     `cmd:"" help:"Load-test the hub over WebSockets, beside peer implementations."`
+	Tasks   benchTasksCmd   `cmd:"" help:"Tasks per second end to end on SQLite and PostgreSQL, beside River's raw rate."`
+	Export  benchExportCmd  `cmd:"" help:"Export rows/s, MB/s and peak RSS from PostgreSQL, beside psql \\copy piped to gzip."`
+	Cluster benchClusterCmd `cmd:"" help:"Cross-node delivery latency and throughput of nodes on a Redis backplane, beside one node."`
 }
 
 type benchHubCmd struct {

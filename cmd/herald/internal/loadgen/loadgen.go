@@ -20,6 +20,17 @@ type Config struct {
 	// URL of the hub, e.g. http://127.0.0.1:8080/hubs/conformance. The hub must offer Echo,
 	// SendToAll, JoinGroup and SendToGroup with the conformance hub's meaning.
 	URL string
+	// URLs, when set, are the same hub on several nodes of a cluster: receiving connection i goes
+	// to URLs[i%len(URLs)], the sender to URLs[0].
+	URLs []string
+	// GroupSize is the number of receivers per group in the group scenario. Default 10.
+	GroupSize int
+	// Senders is the number of sending connections the fan-out messages are spread over (a hub
+	// runs one connection's invocations in turn). Default 1.
+	Senders int
+	// Measuring, when set, is called with true as the measured phase begins (after connecting) and
+	// with false when it ends: a caller reads its own counters (a Redis's CPU time) over it.
+	Measuring func(begin bool)
 	// Server labels the results.
 	Server string
 	// Protocol of every connection. Default JSON.
@@ -62,6 +73,15 @@ func (c Config) withDefaults() Config {
 	if c.Protocol == "" {
 		c.Protocol = client.JSON
 	}
+	if len(c.URLs) == 0 {
+		c.URLs = []string{c.URL}
+	}
+	if c.GroupSize == 0 {
+		c.GroupSize = 10
+	}
+	if c.Senders == 0 {
+		c.Senders = 1
+	}
 	if len(c.SourceIPs) == 0 {
 		for i := 0; i*20000 < c.Conns+1; i++ {
 			c.SourceIPs = append(c.SourceIPs, fmt.Sprintf("127.0.0.%d", i+1))
@@ -84,7 +104,7 @@ func connect(ctx context.Context, cfg Config, n int, setup func(i int, c *client
 	var errs []error
 	for i := range n {
 		ip := net.ParseIP(cfg.SourceIPs[i%len(cfg.SourceIPs)])
-		c, err := client.New(cfg.URL, client.Options{
+		c, err := client.New(cfg.URLs[i%len(cfg.URLs)], client.Options{
 			Protocol:  cfg.Protocol,
 			LocalAddr: &net.TCPAddr{IP: ip},
 			Logger:    slog.New(slog.DiscardHandler),
@@ -278,14 +298,14 @@ func Broadcast(ctx context.Context, cfg Config) (Result, error) {
 	}, nil)
 }
 
-// Group measures fan-out to groups of 10: connection i joins group i/10; the sender addresses the
-// groups in turn.
+// Group measures fan-out to groups of GroupSize: connection i joins group i/GroupSize; the sender
+// addresses the groups in turn.
 func Group(ctx context.Context, cfg Config) (Result, error) {
 	cfg = cfg.withDefaults()
 	if cfg.Window == 0 {
 		cfg.Window = 256
 	}
-	const size = 10
+	size := cfg.GroupSize
 	groups := max(cfg.Conns/size, 1)
 	join := func(ctx context.Context, p *pool) error {
 		sem := make(chan struct{}, 256)
@@ -324,31 +344,32 @@ func runFanout(ctx context.Context, cfg Config, scenario string, perMessage int,
 			return r, err
 		}
 	}
-	sp, err := connect(ctx, cfg, 1, nil)
+	scfg := cfg
+	scfg.URLs = cfg.URLs[:1] // every sender on the first node
+	sp, err := connect(ctx, scfg, cfg.Senders, nil)
 	if err != nil {
 		return r, err
 	}
 	defer sp.close()
-	sender := sp.clients[0]
 
 	// 99 % of the receivers count as arrived: one straggler must not stall the window.
 	want := int64(perMessage) - int64(perMessage)/100
+	if cfg.Measuring != nil {
+		cfg.Measuring(true)
+	}
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
 	var seq int64
-	var pace *time.Ticker
 	if cfg.Rate > 0 {
-		pace = time.NewTicker(time.Second / time.Duration(cfg.Rate))
-		defer pace.Stop()
 		r.Note = fmt.Sprintf("%d msg/s offered", cfg.Rate)
 	}
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if pace != nil {
-			select {
-			case <-pace.C:
-			case <-ctx.Done():
-			}
+		// Pace by the clock rather than a ticker per message (a ticker cannot tick every 100 µs):
+		// send what the rate allows by now, then sleep a little.
+		for cfg.Rate > 0 && float64(seq) >= time.Since(start).Seconds()*float64(cfg.Rate) && ctx.Err() == nil {
+			time.Sleep(200 * time.Microsecond)
 		}
+		sender := sp.clients[seq%int64(len(sp.clients))]
 		if seq >= int64(cfg.Window) && !f.waitFor(ctx, seq-int64(cfg.Window), want) {
 			r.Errors++
 		}
@@ -368,6 +389,9 @@ func runFanout(ctx context.Context, cfg Config, scenario string, perMessage int,
 	// Let the last window arrive; what does not within the bound is counted missing.
 	for s := max(seq-int64(cfg.Window), 0); s < seq; s++ {
 		f.waitFor(ctx, s, int64(perMessage))
+	}
+	if cfg.Measuring != nil {
+		cfg.Measuring(false)
 	}
 	r.Sent = seq
 	r.Delivered = f.delivered.Load()
