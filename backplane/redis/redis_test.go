@@ -162,6 +162,14 @@ func TestRedisRestart(t *testing.T) {
 	srv.stop(t)
 	require.Error(t, publish(), "nothing to publish to")
 	require.Eventually(t, func() bool { return b.Err() != nil }, 10*time.Second, 50*time.Millisecond, "the subscriber sees the outage")
+	// New interests during the outage are accepted (the node serves new local connections) and
+	// take effect when Redis is back; dropped ones are not subscribed again.
+	later := make(chan string, 16)
+	began := time.Now()
+	require.NoError(t, b.Subscribe(context.Background(), "user:bob", func(_ string, p []byte) { later <- string(p) }))
+	require.NoError(t, b.Subscribe(context.Background(), "user:gone", func(string, []byte) { t.Error("an unsubscribed channel delivered") }))
+	require.NoError(t, b.Unsubscribe(context.Background(), "user:gone"))
+	require.Less(t, time.Since(began), 3*time.Second, "no waiting on a Redis that is away")
 
 	srv.start(t)
 	back := time.Now()
@@ -177,6 +185,14 @@ func TestRedisRestart(t *testing.T) {
 		}
 	}, 10*time.Second, 100*time.Millisecond, "delivery works again")
 	t.Logf("delivery restored %s after Redis came back", time.Since(back).Round(time.Millisecond))
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = a.Publish(ctx, "user:gone", []byte("x"))
+		n, err := a.Publish(ctx, "user:bob", []byte("for bob"))
+		return err == nil && n == 1
+	}, 5*time.Second, 50*time.Millisecond, "the channel subscribed during the outage is subscribed now")
+	require.Equal(t, "for bob", <-later)
 	require.Less(t, time.Since(back), 5*time.Second, "the issue's bound: cross-node delivery within 5 s")
 	require.Eventually(t, func() bool { return b.Err() == nil }, 5*time.Second, 50*time.Millisecond)
 }

@@ -53,11 +53,13 @@ func (s *subscriber) subscribeFirst(ctx context.Context, name string, open func(
 }
 
 // subscribe subscribes to name and waits until Redis has confirmed it: from then on every
-// message published on name reaches this node.
+// message published on name reaches this node. While Redis is away it returns at once: go-redis
+// keeps the channel and subscribes to it when the connection is back, and meanwhile nothing is
+// published anywhere (the node serves its own connections, degraded).
 func (s *subscriber) subscribe(ctx context.Context, name string, sharded bool) error {
 	s.mu.Lock()
 	w := s.waitLocked(name)
-	ps := s.ps
+	ps, down := s.ps, s.down
 	s.mu.Unlock()
 	var err error
 	if sharded {
@@ -65,11 +67,34 @@ func (s *subscriber) subscribe(ctx context.Context, name string, sharded bool) e
 	} else {
 		err = ps.Subscribe(ctx, name)
 	}
-	if err != nil {
-		s.abandon(ctx, name, w, sharded)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.setDown(err)
+		s.dropWaiter(name, w)
+		return nil
+	case err != nil:
+		s.abandon(context.WithoutCancel(ctx), name, w, sharded)
 		return err
+	case down != nil:
+		s.dropWaiter(name, w)
+		return nil
 	}
 	return s.await(ctx, name, w, sharded)
+}
+
+func (s *subscriber) dropWaiter(name string, w chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ws := s.waiters[name]
+	for i, x := range ws {
+		if x == w {
+			s.waiters[name] = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(s.waiters[name]) == 0 {
+		delete(s.waiters, name)
+	}
 }
 
 func (s *subscriber) waitLocked(name string) chan struct{} {
@@ -93,14 +118,8 @@ func (s *subscriber) await(ctx context.Context, name string, w chan struct{}, sh
 // abandon undoes a subscription that failed or was not confirmed in time: go-redis keeps the
 // channel to resubscribe it after a reconnect, and the caller believes it is not subscribed.
 func (s *subscriber) abandon(ctx context.Context, name string, w chan struct{}, sharded bool) {
+	s.dropWaiter(name, w)
 	s.mu.Lock()
-	ws := s.waiters[name]
-	for i, x := range ws {
-		if x == w {
-			s.waiters[name] = append(ws[:i], ws[i+1:]...)
-			break
-		}
-	}
 	ps := s.ps
 	s.mu.Unlock()
 	s.b.mu.Lock()
@@ -117,17 +136,26 @@ func (s *subscriber) abandon(ctx context.Context, name string, w chan struct{}, 
 	}
 }
 
+// unsubscribe drops name. go-redis forgets the channel before it writes the command, so while
+// Redis is away the channel is simply not subscribed again when the connection comes back.
 func (s *subscriber) unsubscribe(ctx context.Context, name string, sharded bool) error {
 	s.mu.Lock()
-	ps := s.ps
+	ps, down := s.ps, s.down
 	s.mu.Unlock()
 	if ps == nil {
 		return nil
 	}
+	var err error
 	if sharded {
-		return ps.SUnsubscribe(ctx, name)
+		err = ps.SUnsubscribe(ctx, name)
+	} else {
+		err = ps.Unsubscribe(ctx, name)
 	}
-	return ps.Unsubscribe(ctx, name)
+	if err != nil && (down != nil || ctx.Err() == nil) {
+		s.setDown(err)
+		return nil
+	}
+	return err
 }
 
 // confirm wakes those waiting for a subscription to name.

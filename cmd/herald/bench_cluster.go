@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/client"
@@ -23,6 +26,7 @@ type benchClusterCmd struct {
 	Receivers int           `help:"Receiving connections, spread over the nodes." default:"1000"`
 	Rates     []int         `help:"Messages per second offered, one run each." default:"1000,10000"`
 	Duration  time.Duration `help:"Measured time of each run (default 10s, 2s with --quick)."`
+	Profile   string        `help:"Write a CPU profile of every node over each run's measured phase into this directory (node-<i>-<rate>.pprof, go tool pprof reads them)." type:"path" placeholder:"DIR"`
 	Redis     string        `help:"Redis to use (redis://host:port/db). Default: a redis-server of the benchmark's own on a free port, so that its CPU time is the benchmark's alone." placeholder:"URL"`
 }
 
@@ -111,11 +115,19 @@ func (b *benchClusterCmd) Run(ctx context.Context, logger *slog.Logger) error {
 }
 
 func (b *benchClusterCmd) measure(ctx context.Context, logger *slog.Logger, self, tmp, name string, nodes int, clustered bool, redisURL string, rate int, measuring func(bool)) (loadgen.Result, error) {
-	var urls []string
+	var urls, pprofs []string
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	for i := range nodes {
 		argv := []string{self, "serve", "--addr", "127.0.0.1:0", "--conformance-hub", "--no-workers",
 			"--data-dir", filepath.Join(tmp, fmt.Sprintf("%s-%d", run, i))}
+		if b.Profile != "" {
+			addr, err := freeAddr()
+			if err != nil {
+				return loadgen.Result{}, err
+			}
+			argv = append(argv, "--pprof-addr", addr)
+			pprofs = append(pprofs, addr)
+		}
 		if clustered {
 			argv = append(argv, "--redis", redisURL, "--env", "bench-"+run)
 		}
@@ -126,10 +138,65 @@ func (b *benchClusterCmd) measure(ctx context.Context, logger *slog.Logger, self
 		defer proc.stop()
 		urls = append(urls, base+"/hubs/conformance")
 	}
+	if b.Profile != "" {
+		inner := measuring
+		var profiling sync.WaitGroup
+		measuring = func(begin bool) {
+			inner(begin)
+			if !begin {
+				profiling.Wait()
+				return
+			}
+			for i, addr := range pprofs {
+				file := filepath.Join(b.Profile, fmt.Sprintf("node-%d-of-%d-%d.pprof", i+1, nodes, rate))
+				profiling.Go(func() {
+					if err := fetchProfile(ctx, addr, b.Duration, file); err != nil {
+						logger.Warn("profile", "node", i+1, "err", err)
+					}
+				})
+			}
+		}
+	}
 	return loadgen.Group(ctx, loadgen.Config{
 		URLs: urls, Server: name, Protocol: client.JSON, Conns: b.Receivers, GroupSize: 1,
 		Duration: b.Duration, Rate: rate, Logger: logger, Measuring: measuring, Senders: 4,
 	})
+}
+
+// freeAddr is a free loopback address.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
+
+// fetchProfile writes a CPU profile of d from the pprof server at addr into file.
+func fetchProfile(ctx context.Context, addr string, d time.Duration, file string) error {
+	secs := max(int(d.Seconds())-1, 1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close() //nolint:errcheck // read to the end below
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close() // the copy's error is the one to report
+		return err
+	}
+	return f.Close()
 }
 
 // startRedisServer runs redis-server on a free loopback port until stop.
