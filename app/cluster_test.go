@@ -110,4 +110,3 @@ func drain(ch <-chan string, quiet time.Duration) map[string]bool {
 		}
 	}
 }
-
