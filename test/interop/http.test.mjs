@@ -87,7 +87,9 @@ describe("negotiate", () => {
         assert.equal(typeof body.connectionToken, "string");
         assert.notEqual(body.connectionId, body.connectionToken, "the token must differ from the public id");
         assert.match(body.connectionId, /^[A-Za-z0-9_-]{22}$/, "16 random bytes, base64url");
-        assert.match(body.connectionToken, /^[A-Za-z0-9_-]{22}$/, "16 random bytes, base64url");
+        // The token names its connection (any node of a cluster can route it) and adds a secret.
+        assert.match(body.connectionToken, /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/, "<connection id>.<16 random bytes, base64url>");
+        assert.equal(body.connectionToken.split(".")[0], body.connectionId);
         assert.deepEqual(body.availableTransports, [
             { transport: "WebSockets", transferFormats: ["Text", "Binary"] },
             { transport: "ServerSentEvents", transferFormats: ["Text"] },
