@@ -78,24 +78,42 @@ func (h *Hub) call(ctx context.Context, connID, op string, args ...[]byte) ([][]
 	if n == 0 {
 		return nil, errNoOwner
 	}
-	select {
-	case r := <-reply:
-		if len(r) == 0 {
-			return nil, errBadEnvelope
+	// A node that dies (SIGKILL) never answers: while waiting long (a poll, a client result), check
+	// every probeEvery that the connection's channel still has its node.
+	var probe <-chan time.Time
+	if op == opHTTP || op == opInvoke {
+		t := time.NewTicker(probeEvery)
+		defer t.Stop()
+		probe = t.C
+	}
+	for {
+		select {
+		case r := <-reply:
+			if len(r) == 0 {
+				return nil, errBadEnvelope
+			}
+			if len(r[0]) > 0 {
+				return nil, remoteError(string(r[0]))
+			}
+			return r[1:], nil
+		case <-probe:
+			n, err := h.bp.Publish(ctx, h.channel("conn", connID), encodeFields(kindProbe))
+			if err == nil && n == 0 {
+				return nil, errNoOwner
+			}
+		case <-ctx.Done():
+			if op == opHTTP {
+				// The caller's client has gone: the owner stops the poll instead of taking messages
+				// nobody will read.
+				_, _ = h.bp.Publish(context.WithoutCancel(ctx), h.channel("conn", connID), encodeFields(kindCancel, []byte(id)))
+			}
+			return nil, fmt.Errorf("hub: %s request for connection %s: %w", op, connID, ctx.Err())
 		}
-		if len(r[0]) > 0 {
-			return nil, remoteError(string(r[0]))
-		}
-		return r[1:], nil
-	case <-ctx.Done():
-		if op == opHTTP {
-			// The caller's client has gone: the owner stops the poll instead of taking messages
-			// nobody will read.
-			_, _ = h.bp.Publish(context.WithoutCancel(ctx), h.channel("conn", connID), encodeFields(kindCancel, []byte(id)))
-		}
-		return nil, fmt.Errorf("hub: %s request for connection %s: %w", op, connID, ctx.Err())
 	}
 }
+
+// probeEvery is how often a long wait on another node checks that the node is still there.
+var probeEvery = 2 * time.Second
 
 // remoteError turns a reply's error text back into the error it was, as far as callers test it.
 func remoteError(text string) error {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -133,4 +134,79 @@ func TestNoStickySessions(t *testing.T) {
 		resp, _ = b.request(t, http.MethodGet, "?id="+id, "dave", nil, nil)
 		require.Equal(t, http.StatusNotFound, resp.StatusCode, "the id alone is not the token")
 	})
+}
+
+// A node drains promptly whatever came through another node: a WebSocket it took over, and long
+// polls it forwards for connections of other nodes.
+func TestDrainAfterTakeOverAndForwarding(t *testing.T) {
+	t.Parallel()
+	ns := nodes(t, 2, registerClientsAPI)
+	a, b := ns[0], ns[1]
+	n := a.negotiate(t, "alice")
+	c := b.openWS(t, n, "json", "alice")
+	c.sendRaw(t, websocket.MessageText, protocol.AppendHandshakeRequest(nil, protocol.HandshakeRequest{Protocol: "json", Version: 1}))
+	require.Empty(t, c.handshakeResponse(t))
+
+	lpn := a.negotiate(t, "bob")
+	onB := &lpClient{f: b, id: lpn.ConnectionID, token: lpn.ConnectionToken, user: "bob"}
+	onA := &lpClient{f: a, id: lpn.ConnectionID, token: lpn.ConnectionToken, user: "bob"}
+	t.Cleanup(func() { onA.del(t) })
+	status, _ := onB.poll(t)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, http.StatusOK, onB.post(t, protocol.AppendHandshakeRequest(nil, protocol.HandshakeRequest{Protocol: "json", Version: 1})))
+	status, _ = onB.poll(t) // the handshake response
+	require.Equal(t, http.StatusOK, status)
+	pending := onB.pollAsync(t) // waits on a, through b
+	eventually(t, func() bool { return hub.PollPending(a.hub, lpn.ConnectionToken) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	require.NoError(t, b.hub.Shutdown(ctx))
+	require.Less(t, time.Since(start), 2*time.Second, "b drains at once")
+	require.True(t, c.expectClose(t).AllowReconnect)
+	r := awaitPoll(t, pending)
+	require.Equal(t, http.StatusOK, r.status, "the forwarded poll ends; the client polls again, elsewhere")
+	require.NotNil(t, hub.ConnectionOf(a.hub, lpn.ConnectionID), "the long-polling connection lives on a")
+
+	// A drained node takes nothing over: the client's WebSocket goes elsewhere.
+	later := a.negotiate(t, "carol")
+	_, resp, err := b.dialWebSocket(ctx, later.ConnectionToken, "carol")
+	require.Error(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.NotNil(t, hub.ConnectionOf(a.hub, later.ConnectionID), "a keeps the negotiated connection")
+}
+
+// A node that dies without a word (SIGKILL) leaves the polls forwarded to it waiting: the
+// forwarding node sees its channel empty and answers 404, so the client reconnects at once
+// instead of after its own poll timeout.
+func TestForwardedPollEndsWhenTheOwnerDies(t *testing.T) {
+	t.Parallel()
+	bus := backplane.NewBus()
+	bpA := bus.Node()
+	mk := func(bp backplane.Backplane) *fixture {
+		reg := prometheus.NewRegistry()
+		h, err := hub.New("test", hub.Options{Backplane: bp, Logger: discardLogger, Authenticate: testAuthenticate, Metrics: hub.NewMetrics(reg)})
+		require.NoError(t, err)
+		registerBasics(h)
+		return serve(t, h, reg)
+	}
+	a, b := mk(bpA), mk(bus.Node())
+	n := a.negotiate(t, "bob")
+	onA := &lpClient{f: a, id: n.ConnectionID, token: n.ConnectionToken, user: "bob"}
+	t.Cleanup(func() { onA.del(t) })
+	onB := &lpClient{f: b, id: n.ConnectionID, token: n.ConnectionToken, user: "bob"}
+	status, _ := onB.poll(t)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, http.StatusOK, onB.post(t, protocol.AppendHandshakeRequest(nil, protocol.HandshakeRequest{Protocol: "json", Version: 1})))
+	status, _ = onB.poll(t)
+	require.Equal(t, http.StatusOK, status)
+	pending := onB.pollAsync(t)
+	eventually(t, func() bool { return hub.PollPending(a.hub, n.ConnectionToken) })
+
+	start := time.Now()
+	require.NoError(t, bpA.Close()) // a is gone from the bus, as a killed process from Redis
+	r := awaitPoll(t, pending)
+	require.Equal(t, http.StatusNotFound, r.status)
+	require.Less(t, time.Since(start), 2*hub.ProbeEvery+time.Second)
 }

@@ -35,6 +35,7 @@ func (h *Hub) deliver(channel string, payload []byte) {
 		h.complete(cloneFields(e.fields))
 	case kindCancel:
 		h.cancelRequest(e.fields)
+	case kindProbe:
 	}
 }
 

@@ -23,6 +23,9 @@ const (
 	kindReply   envelopeKind = 6
 	// kindCancel withdraws a request whose caller has gone.
 	kindCancel envelopeKind = 7
+	// kindProbe asks nothing: its receiver count tells a waiting caller whether the connection's
+	// node is still there.
+	kindProbe envelopeKind = 8
 )
 
 // envelope is a decoded backplane payload.
@@ -121,7 +124,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 		}
 		e.arg = string(s)
 		return e, nil
-	case kindRequest, kindReply, kindCancel:
+	case kindRequest, kindReply, kindCancel, kindProbe:
 		n, k := binary.Uvarint(b)
 		if k <= 0 || n > uint64(len(b)) {
 			return e, errBadEnvelope

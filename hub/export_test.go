@@ -31,3 +31,6 @@ func ConnectionOf(h *Hub, id string) *Connection {
 	}
 	return nil
 }
+
+// ProbeEvery is how often a long wait on another node checks that the node is still there.
+var ProbeEvery = probeEvery

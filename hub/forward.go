@@ -40,6 +40,11 @@ func (ep *endpoint) forward(w http.ResponseWriter, r *http.Request, token string
 	h := ep.h
 	id, _, _ := strings.Cut(token, ".")
 	if connect {
+		if h.draining.Load() {
+			// A connection made now would outlive the drain: the client goes elsewhere.
+			http.Error(w, "Server is shutting down.", http.StatusServiceUnavailable)
+			return
+		}
 		c, err := ep.takeOver(r, id, token)
 		switch {
 		case err == nil && c != nil:
@@ -64,6 +69,13 @@ func (ep *endpoint) forward(w http.ResponseWriter, r *http.Request, token string
 	_ = r.Header.Write(&head) // a bytes.Buffer does not fail
 	ctx, cancel := context.WithTimeout(r.Context(), ep.longPoll+30*time.Second)
 	defer cancel()
+	poll := r.Method == http.MethodGet
+	if poll {
+		// A draining node ends the polls it forwards at once: their clients poll again, and the
+		// load balancer sends them elsewhere.
+		stop := context.AfterFunc(h.drainCtx, cancel)
+		defer stop()
+	}
 	out, err := h.call(ctx, id, opHTTP, []byte(token), []byte(strconv.Itoa(ep.key)),
 		[]byte(r.Method), []byte(r.URL.RequestURI()), []byte(r.Host), []byte(r.RemoteAddr), head.Bytes(), body)
 	switch {
@@ -72,6 +84,10 @@ func (ep *endpoint) forward(w http.ResponseWriter, r *http.Request, token string
 		return
 	case r.Context().Err() != nil:
 		return // the client went away
+	case poll && h.drainCtx.Err() != nil:
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusOK) // an empty poll: nothing yet
+		return
 	case err != nil || len(out) != 3:
 		h.log.Warn("forward request", "err", err)
 		http.Error(w, "hub unavailable", http.StatusServiceUnavailable)

@@ -48,9 +48,12 @@ type Hub struct {
 
 	clock    atomic.Int64 // see now()
 	draining atomic.Bool
-	done     chan struct{}
-	wg       sync.WaitGroup // the sweeper
-	closeOne sync.Once
+	// drainCtx ends when the hub starts draining.
+	drainCtx   context.Context
+	startDrain context.CancelFunc
+	done       chan struct{}
+	wg         sync.WaitGroup // the sweeper
+	closeOne   sync.Once
 }
 
 // New returns a hub named name (the name scopes its backplane channels: nodes serving the same hub
@@ -75,6 +78,7 @@ func New(name string, opts Options) (*Hub, error) {
 		app:     hubProtocol{},
 		done:    make(chan struct{}),
 	}
+	h.drainCtx, h.startDrain = context.WithCancel(context.Background())
 	h.subs = newSubscriptions(h.bp, h.deliver, h.log)
 	h.ep = h.Endpoint(EndpointOptions{}).(*endpoint)
 	h.upgrader = h.newUpgrader()
@@ -146,6 +150,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.ep.ServeHTTP
 // ends, then drops the rest. The hub cannot be used afterwards.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.draining.Store(true)
+	h.startDrain()
 	for _, c := range h.allConns() {
 		c.close(closeReason{message: "Server is shutting down.", allowReconnect: true})
 	}

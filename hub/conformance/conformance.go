@@ -106,6 +106,14 @@ func Register(h *hub.Hub, reg prometheus.Registerer) {
 	h.On("LeaveGroup", func(c *hub.Context, group string) error {
 		return c.Groups().Remove(c, c.ConnectionID(), group)
 	})
+	// AddToGroup and RemoveFromGroup change another connection's groups, wherever it is connected:
+	// they return once its node has applied the change.
+	h.On("AddToGroup", func(c *hub.Context, connectionID, group string) error {
+		return c.Groups().Add(c, connectionID, group)
+	})
+	h.On("RemoveFromGroup", func(c *hub.Context, connectionID, group string) error {
+		return c.Groups().Remove(c, connectionID, group)
+	})
 	h.On("SendToGroup", func(c *hub.Context, group, method string, v any) error {
 		return c.Clients().Group(group).Send(c, method, v)
 	})
