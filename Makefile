@@ -9,7 +9,7 @@ TOOLS ?= $(HOME)/.cache/herald/tools
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: help azurite run build build-race test check test-go test-interop fuzz lint bench bench-smoke e2e clean
+.PHONY: help azurite run build build-race test check test-go test-interop fuzz lint bench bench-smoke e2e clean cluster
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -56,18 +56,24 @@ $(GOLANGCI_LINT):
 	GOBIN=$(TOOLS)/.install $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(TOOLS)/.install/golangci-lint $@
 
-bench: build ## Benchmarks beside their baselines: hub, tasks, exports (tens of minutes), then the micro-benchmarks.
+bench: build ## Benchmarks beside their baselines: hub, tasks, exports, cluster (tens of minutes), then the micro-benchmarks.
 	$(BIN) bench hub --peers signalr,centrifuge
 	$(BIN) bench tasks
 	$(BIN) bench export
+	$(BIN) bench cluster
 	$(GO) test -run='^$$' -bench=. -benchmem ./hub/protocol/ ./client/
 
 bench-smoke: $(if $(HERALD_BIN),,build) ## The hub, task and export benchmarks with small counts for seconds (keeps them from rotting).
 	$(or $(HERALD_BIN),$(BIN)) bench hub --quick
 	$(or $(HERALD_BIN),$(BIN)) bench tasks --quick
+	$(or $(HERALD_BIN),$(BIN)) bench cluster --quick
 	$(or $(HERALD_BIN),$(BIN)) bench export --quick --binary $(or $(HERALD_BIN),$(CURDIR)/$(BIN))
 
 e2e: test-interop ## End-to-end tests against a running binary.
 
 clean: ## Remove build output.
 	rm -rf bin
+
+# CLUSTER_ARGS passes more flags to the runner, e.g. CLUSTER_ARGS="--second-env test --keep".
+cluster: build ## A cluster on 127.0.0.1 in the foreground: own Redis, 3 nodes, a worker, nginx in front (PostgreSQL needed); Ctrl-C stops it.
+	$(GO) run ./test/cluster/cmd/herald-cluster --herald $(BIN) $(CLUSTER_ARGS)

@@ -7,10 +7,15 @@
 //   - [RedisCluster]: a Redis Cluster of a few masters (no replicas), for the sharded pub/sub
 //     (SSUBSCRIBE/SPUBLISH) path of the Redis backplane.
 //   - [Redis]: the machine's single Redis on 127.0.0.1:6379, which .ci/run starts.
+//   - [PrivateRedis]: a redis-server of the test's own on a free port, for tests that stop it.
 //
 // When nginx or Redis is not installed (or the machine's Redis does not answer), the test is skipped
 // with a loud SKIPPING line saying how to install it; under CI=true it fails instead, as Herald's
 // other tests that need a service do.
+//
+// Programs use the same starters without a testing.TB: [StartNginx], [StartRedis] and
+// [StartCommand] return a [*Process] that the caller stops (test/cluster's herald-cluster runner does),
+// and report a missing program as a [*MissingError].
 //
 //	func TestFailover(t *testing.T) {
 //		redis := clusterenv.Redis(t)
@@ -50,13 +55,33 @@ const (
 	startAttempts = 5
 )
 
+// MissingError says that a program or service a cluster test needs is not there, and how to get it.
+// The testing.TB wrappers skip the test loudly on it (under CI=true they fail it); a program may tell
+// its user.
+type MissingError struct {
+	What string // "nginx is not installed"
+	How  string // "install it with `apt-get install nginx` …"
+}
+
+func (e *MissingError) Error() string { return e.What + "; " + e.How }
+
 // missing skips the test loudly, or fails it under CI=true, when a tool or service is unavailable.
-func missing(tb testing.TB, what, how string) {
+func missing(tb testing.TB, m *MissingError) {
 	tb.Helper()
 	if os.Getenv("CI") == "true" {
-		tb.Fatalf("%s, and CI=true: %s", what, how)
+		tb.Fatalf("%s, and CI=true: %s", m.What, m.How)
 	}
-	tb.Skipf("!!!!! SKIPPING: %s; %s (under CI=true this test fails instead) !!!!!", what, how)
+	tb.Skipf("!!!!! SKIPPING: %s; %s (under CI=true this test fails instead) !!!!!", m.What, m.How)
+}
+
+// fatal ends the test on err: a skip (or a CI failure) when something is missing, a failure otherwise.
+func fatal(tb testing.TB, what string, err error) {
+	tb.Helper()
+	var m *MissingError
+	if errors.As(err, &m) {
+		missing(tb, m)
+	}
+	tb.Fatalf("%s: %v", what, err)
 }
 
 // binary finds a program at its usual Debian path or on PATH, or returns "".
@@ -70,19 +95,46 @@ func binary(usual, name string) string {
 	return ""
 }
 
+// NginxBinary returns the path of nginx, or a [*MissingError].
+func NginxBinary() (string, error) {
+	if bin := binary("/usr/sbin/nginx", "nginx"); bin != "" {
+		return bin, nil
+	}
+	return "", &MissingError{What: "nginx is not installed",
+		How: "install it with `apt-get install nginx` (Debian 12; .ci/run does) or your system's nginx package"}
+}
+
+// RedisServerBinary returns the path of redis-server, or a [*MissingError].
+func RedisServerBinary() (string, error) {
+	if bin := binary("/usr/bin/redis-server", "redis-server"); bin != "" {
+		return bin, nil
+	}
+	return "", &MissingError{What: "redis-server is not installed",
+		How: "install it with `apt-get install redis-server` (.ci/run does)"}
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice). Another
 // process may take it before the caller binds it; the starters here retry on another port then.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := PickPort()
 	if err != nil {
 		tb.Fatalf("find a free port: %v", err)
 	}
+	return port
+}
+
+// PickPort is [FreePort] for programs: a TCP port on 127.0.0.1 that was free a moment ago.
+func PickPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	port := l.Addr().(*net.TCPAddr).Port
 	if err := l.Close(); err != nil {
-		tb.Fatalf("find a free port: %v", err)
+		return 0, err
 	}
-	return port
+	return port, nil
 }
 
 // portsFree reports whether every port can be bound on 127.0.0.1 right now.
@@ -103,27 +155,27 @@ func portsFree(ports ...int) bool {
 	return true
 }
 
-// process is a child process started by a test, and its exit.
-type process struct {
-	name string
+// Process is a child process started here, and its exit. On Linux it gets SIGKILL when the thread
+// that started it ends (PR_SET_PDEATHSIG), so a starter that crashes leaves no child behind. Every
+// signal goes by the process's PID through os.Process, which signals through a pidfd on Linux: never
+// a recycled PID.
+type Process struct {
+	Name string // for messages: "nginx", "redis-server 127.0.0.1:6390"
+	Addr string // "127.0.0.1:port" of a server, once it answers there
+	Log  string // path of the file the process logs to ("" when the caller took its output)
+
 	cmd  *exec.Cmd
 	done chan struct{} // closed once the process has exited and been reaped
 	err  error         // the exit, valid once done is closed
 }
 
-// startProcess starts bin with args, its stdout and stderr appended to outPath.
-func startProcess(name, bin string, args []string, outPath string) (*process, error) {
-	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	defer out.Close() //nolint:errcheck // the child has its own copy of the descriptor
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
+// StartCommand starts cmd (its output set up by the caller) and returns it as a Process named name.
+func StartCommand(name string, cmd *exec.Cmd) (*Process, error) {
+	setParentDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Name: name, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -131,7 +183,26 @@ func startProcess(name, bin string, args []string, outPath string) (*process, er
 	return p, nil
 }
 
-func (p *process) exited() bool {
+// startLogged starts bin with args, its stdout and stderr appended to outPath.
+func startLogged(name, bin string, args []string, outPath string) (*Process, error) {
+	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	defer out.Close() //nolint:errcheck // the child has its own copy of the descriptor
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	return StartCommand(name, cmd)
+}
+
+// Pid is the process's ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Done is closed once the process has exited (and been reaped).
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -140,41 +211,86 @@ func (p *process) exited() bool {
 	}
 }
 
-// stop sends SIGTERM to the process (by its PID: os.Process signals through a pidfd on Linux, so never
-// a recycled PID), gives it stopTimeout, then sends SIGKILL, and waits for it.
-func (p *process) stop(tb testing.TB) {
-	tb.Helper()
-	if p.exited() {
-		return
+// ExitErr is how the process exited (nil: status 0); valid once Done is closed.
+func (p *Process) ExitErr() error {
+	<-p.done
+	return p.err
+}
+
+// Signal sends sig to the process; a process that has exited already is not an error.
+func (p *Process) Signal(sig os.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signal %s (pid %d): %w", p.Name, p.Pid(), err)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		tb.Errorf("stop %s (pid %d): %v", p.name, p.cmd.Process.Pid, err)
+	return nil
+}
+
+// ErrKilled says that [Process.Stop] had to send SIGKILL.
+var ErrKilled = errors.New("ignored SIGTERM and was killed")
+
+// Stop sends SIGTERM, gives the process 5 s, then sends SIGKILL (the error wraps [ErrKilled]), and
+// waits for it to be gone.
+func (p *Process) Stop() error { return p.StopWithin(stopTimeout) }
+
+// StopWithin is [Process.Stop] with grace instead of 5 s.
+func (p *Process) StopWithin(grace time.Duration) error {
+	if p.Exited() {
+		return nil
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		return err
 	}
 	select {
 	case <-p.done:
-		return
-	case <-time.After(stopTimeout):
+		return nil
+	case <-time.After(grace):
 	}
-	tb.Logf("%s (pid %d) ignored SIGTERM for %s; sending SIGKILL", p.name, p.cmd.Process.Pid, stopTimeout)
-	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		tb.Errorf("kill %s (pid %d): %v", p.name, p.cmd.Process.Pid, err)
+	if err := p.Kill(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s (pid %d) %w after %s", p.Name, p.Pid(), ErrKilled, grace)
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Process) Kill() error {
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		return err
 	}
 	<-p.done
+	return nil
+}
+
+// Tail returns the end of the process's log file, for failure messages.
+func (p *Process) Tail() string {
+	if p.Log == "" {
+		return ""
+	}
+	return tail(p.Log)
+}
+
+// stopTB stops p at the end of a test, reporting what went wrong.
+func stopTB(tb testing.TB, p *Process) {
+	tb.Helper()
+	if err := p.Stop(); errors.Is(err, ErrKilled) {
+		tb.Log(err)
+	} else if err != nil {
+		tb.Errorf("stop %v", err)
+	}
 }
 
 // waitReady polls ready until it succeeds, the process exits (errExited) or startTimeout passes.
-func (p *process) waitReady(ready func() error) error {
+func (p *Process) waitReady(ready func() error) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		err := ready()
 		if err == nil {
 			return nil
 		}
-		if p.exited() {
+		if p.Exited() {
 			return fmt.Errorf("%w (%v)", errExited, p.err)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %w", p.name, startTimeout, err)
+			return fmt.Errorf("%s not ready after %s: %w", p.Name, startTimeout, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -207,48 +323,65 @@ func dialable(addr string) error {
 
 // Nginx starts nginx as a child process of the test, listening on 127.0.0.1 on a free port, in front of
 // upstreams ("127.0.0.1:port" each), and returns its address ("127.0.0.1:port") once it accepts
-// connections. The cleanup stops it.
+// connections. The cleanup stops it. See [StartNginx] for its setup.
+func Nginx(tb testing.TB, upstreams []string) string {
+	tb.Helper()
+	p, err := StartNginx(tb.TempDir(), upstreams)
+	if err != nil {
+		fatal(tb, "clusterenv.Nginx", err)
+	}
+	tb.Cleanup(func() {
+		stopTB(tb, p)
+		if tb.Failed() {
+			tb.Logf("nginx %s (upstreams %v) error log:\n%s", p.Addr, upstreams, p.Tail())
+		}
+	})
+	return p.Addr
+}
+
+// StartNginx starts nginx listening on 127.0.0.1 on a free port, in front of upstreams
+// ("127.0.0.1:port" each), its configuration, logs and temp files in dir, and returns it once it
+// accepts connections (its address in Addr, its error log in Log). The caller stops it. Without nginx
+// installed the error is a [*MissingError].
 //
-// It proxies every request round robin with no affinity (no ip_hash, no sticky cookie, one worker so
-// that consecutive requests alternate exactly), and is set up for SignalR's three transports:
+// It proxies every request round robin with no affinity (no ip_hash, no sticky cookie, one process
+// so that consecutive requests alternate exactly), and is set up for SignalR's three transports:
 // WebSocket upgrades pass through (HTTP/1.1 to the upstream with the client's Upgrade and
 // Connection), responses and request bodies are not buffered (server-sent events and long polls
 // stream), and idle proxied connections live an hour. Host and X-Forwarded-For are passed on. A node
 // that refuses connections or times out connecting is skipped for the request and then left alone
 // for 2 s (max_fails=1 fail_timeout=2s); a request already sent to a node that then fails is not
 // sent again to another one when its method is not idempotent (POST: nginx's default).
-func Nginx(tb testing.TB, upstreams []string) string {
-	tb.Helper()
+func StartNginx(dir string, upstreams []string) (*Process, error) {
 	if len(upstreams) == 0 {
-		tb.Fatal("clusterenv.Nginx: no upstreams")
+		return nil, errors.New("no upstreams")
 	}
-	bin := binary("/usr/sbin/nginx", "nginx")
-	if bin == "" {
-		missing(tb, "nginx is not installed",
-			"install it with `apt-get install nginx` (Debian 12; .ci/run does) or your system's nginx package")
+	bin, err := NginxBinary()
+	if err != nil {
+		return nil, err
 	}
-	dir := tb.TempDir()
 	var lastErr error
 	for range startAttempts {
-		port := FreePort(tb)
-		addr, err := startNginx(tb, bin, dir, port, upstreams)
+		port, err := PickPort()
+		if err != nil {
+			return nil, err
+		}
+		p, err := startNginx(bin, dir, port, upstreams)
 		if err == nil {
-			return addr
+			return p, nil
 		}
 		lastErr = err
 		if !strings.Contains(err.Error(), "Address already in use") {
 			break
 		}
 	}
-	tb.Fatalf("clusterenv.Nginx: %v", lastErr)
-	return ""
+	return nil, lastErr
 }
 
-func startNginx(tb testing.TB, bin, dir string, port int, upstreams []string) (string, error) {
-	tb.Helper()
+func startNginx(bin, dir string, port int, upstreams []string) (*Process, error) {
 	conf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(conf, []byte(nginxConf(bin, dir, port, upstreams)), 0o600); err != nil {
-		return "", fmt.Errorf("write nginx config: %w", err)
+		return nil, fmt.Errorf("write nginx config: %w", err)
 	}
 	errorLog := filepath.Join(dir, "error.log")
 	pidFile := filepath.Join(dir, "nginx.pid")
@@ -256,16 +389,17 @@ func startNginx(tb testing.TB, bin, dir string, port int, upstreams []string) (s
 	// make the next failure look like a port taken.
 	for _, f := range []string{pidFile, errorLog} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", err
+			return nil, err
 		}
 	}
-	p, err := startProcess("nginx", bin, []string{
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	p, err := startLogged("nginx "+addr, bin, []string{
 		"-p", dir + "/", "-c", conf, "-e", errorLog, "-g", "daemon off;",
 	}, filepath.Join(dir, "nginx.out"))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	p.Log = errorLog
 	// nginx writes its pid file once it has bound its listening socket; the dial then proves it is
 	// nginx that answers there.
 	err = p.waitReady(func() error {
@@ -275,17 +409,12 @@ func startNginx(tb testing.TB, bin, dir string, port int, upstreams []string) (s
 		return dialable(addr)
 	})
 	if err != nil {
-		p.stop(tb)
-		return "", fmt.Errorf("start nginx on %s: %w\nnginx error log:\n%s%s", addr, err,
+		_ = p.Stop() // the start-up error is the one to report
+		return nil, fmt.Errorf("start nginx on %s: %w\nnginx error log:\n%s%s", addr, err,
 			tail(errorLog), tail(filepath.Join(dir, "nginx.out")))
 	}
-	tb.Cleanup(func() {
-		p.stop(tb)
-		if tb.Failed() {
-			tb.Logf("nginx %s (upstreams %v) error log:\n%s", addr, upstreams, tail(errorLog))
-		}
-	})
-	return addr, nil
+	p.Addr = addr
+	return p, nil
 }
 
 // nginxConf is the configuration Nginx runs, every path in dir so that it needs no root-owned
@@ -298,12 +427,17 @@ func nginxConf(bin, dir string, port int, upstreams []string) string {
 		// As root, nginx would run its worker as nobody, who cannot enter the test's 0700 temp dir.
 		p("user root;")
 	}
-	p("worker_processes 1; # one round-robin state: consecutive requests alternate exactly")
+	// One process: one round-robin state (consecutive requests alternate exactly), and nothing left
+	// behind when the test or program that started it dies (the parent-death signal reaches this
+	// process; a master's workers would outlive a master killed with SIGKILL).
+	p("master_process off;")
 	p("pid %s;", filepath.Join(dir, "nginx.pid"))
 	p("error_log %s info;", filepath.Join(dir, "error.log"))
 	p("events { worker_connections 4096; }")
 	p("http {")
-	p("  access_log %s;", filepath.Join(dir, "access.log"))
+	// Which node served each request (and which failed first), for failure diagnostics.
+	p("  log_format upstreams '$time_iso8601 \"$request\" $status upstream=$upstream_addr upstream_status=$upstream_status rt=$request_time';")
+	p("  access_log %s upstreams;", filepath.Join(dir, "access.log"))
 	p("  client_body_temp_path %s;", filepath.Join(dir, "client_body_temp"))
 	p("  proxy_temp_path %s;", filepath.Join(dir, "proxy_temp"))
 	// nginx creates the temp directory of every module compiled in, at its default root-owned path
@@ -369,11 +503,81 @@ const RedisAddr = "127.0.0.1:6379"
 func Redis(tb testing.TB) string {
 	tb.Helper()
 	if err := ping(RedisAddr); err != nil {
-		missing(tb, fmt.Sprintf("Redis at %s does not answer PING (%v)", RedisAddr, err),
-			"start it with `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" "+
-				"--appendonly no` (install it with `apt-get install redis-server`; .ci/run does both)")
+		missing(tb, &MissingError{What: fmt.Sprintf("Redis at %s does not answer PING (%v)", RedisAddr, err),
+			How: "start it with `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" " +
+				"--appendonly no` (install it with `apt-get install redis-server`; .ci/run does both)"})
 	}
 	return RedisAddr
+}
+
+// PrivateRedis starts a Redis of the test's own (a redis-server child process on a free port of
+// 127.0.0.1, no persistence), for a test that stops or restarts it, and returns its address. The
+// cleanup stops it. See [StartRedis] to restart it on the same port.
+func PrivateRedis(tb testing.TB) string {
+	tb.Helper()
+	p, err := StartRedis(tb.TempDir(), 0)
+	if err != nil {
+		fatal(tb, "clusterenv.PrivateRedis", err)
+	}
+	tb.Cleanup(func() {
+		stopTB(tb, p)
+		if tb.Failed() {
+			tb.Logf("redis-server %s log:\n%s", p.Addr, p.Tail())
+		}
+	})
+	return p.Addr
+}
+
+// StartRedis starts a standalone redis-server on 127.0.0.1:port (0: a free port, retried on another
+// one if taken meanwhile), with no persistence, its log in dir, and returns it once it answers PING
+// (its address in Addr). The caller stops it; starting it again on the same port is how a test
+// restarts Redis. Without redis-server installed the error is a [*MissingError].
+func StartRedis(dir string, port int) (*Process, error) {
+	bin, err := RedisServerBinary()
+	if err != nil {
+		return nil, err
+	}
+	attempts := startAttempts
+	if port != 0 {
+		attempts = 1
+	}
+	var lastErr error
+	for range attempts {
+		p := port
+		if p == 0 {
+			if p, err = PickPort(); err != nil {
+				return nil, err
+			}
+		}
+		proc, err := startRedis(bin, dir, p)
+		if err == nil {
+			return proc, nil
+		}
+		lastErr = err
+		if !errors.Is(err, errExited) {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+func startRedis(bin, dir string, port int) (*Process, error) {
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	logFile := filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))
+	p, err := startLogged("redis-server "+addr, bin, []string{
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", logFile,
+	}, filepath.Join(dir, fmt.Sprintf("redis-%d.out", port)))
+	if err != nil {
+		return nil, err
+	}
+	p.Log = logFile
+	if err := p.waitReady(func() error { return ping(addr) }); err != nil {
+		_ = p.Stop() // the start-up error is the one to report
+		return nil, fmt.Errorf("redis-server on %s: %w\n%s", addr, err, tail(logFile))
+	}
+	p.Addr = addr
+	return p, nil
 }
 
 // RedisCluster starts a Redis Cluster of masters masters and no replicas, each redis-server a child
@@ -391,8 +595,8 @@ func RedisCluster(tb testing.TB, masters int) []string {
 	server := binary("/usr/bin/redis-server", "redis-server")
 	cli := binary("/usr/bin/redis-cli", "redis-cli")
 	if server == "" || cli == "" {
-		missing(tb, "redis-server or redis-cli is not installed",
-			"install them with `apt-get install redis-server` (.ci/run does)")
+		missing(tb, &MissingError{What: "redis-server or redis-cli is not installed",
+			How: "install them with `apt-get install redis-server` (.ci/run does)"})
 	}
 	dir := tb.TempDir()
 	addrs := make([]string, masters)
@@ -433,7 +637,7 @@ func startRedisNode(tb testing.TB, bin, dir string, i int) string {
 		if err := os.Remove(nodesFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 			tb.Fatal(err)
 		}
-		p, err := startProcess(fmt.Sprintf("redis-server %d", i), bin, []string{
+		p, err := startLogged(fmt.Sprintf("redis-server %d", i), bin, []string{
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--cluster-enabled", "yes", "--cluster-config-file", nodesFile,
 			"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", logFile,
@@ -443,14 +647,14 @@ func startRedisNode(tb testing.TB, bin, dir string, i int) string {
 		}
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		if err := p.waitReady(func() error { return ping(addr) }); err != nil {
-			p.stop(tb)
+			stopTB(tb, p)
 			lastErr = fmt.Errorf("redis-server on %s: %w\n%s", addr, err, tail(logFile))
 			if errors.Is(err, errExited) {
 				continue // most likely a port taken meanwhile
 			}
 			break
 		}
-		tb.Cleanup(func() { p.stop(tb) })
+		tb.Cleanup(func() { stopTB(tb, p) })
 		return addr
 	}
 	tb.Fatalf("clusterenv.RedisCluster: %v", lastErr)

@@ -225,3 +225,52 @@ func TestRedis(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "PONG", reply)
 }
+
+func TestPrivateRedisRestartsOnItsPort(t *testing.T) {
+	t.Parallel()
+	addr := clusterenv.PrivateRedis(t)
+	reply, err := clusterenv.Do(addr, "PING")
+	require.NoError(t, err)
+	require.Equal(t, "PONG", reply)
+
+	// What a cluster test does to restart Redis: stop it, start it again on the same port.
+	dir := t.TempDir()
+	p, err := clusterenv.StartRedis(dir, 0)
+	require.NoError(t, err)
+	_, err = clusterenv.Do(p.Addr, "SET", "k", "v")
+	require.NoError(t, err)
+	require.NoError(t, p.Stop())
+	_, err = clusterenv.Do(p.Addr, "PING")
+	require.Error(t, err, "stopped")
+
+	port, err := strconv.Atoi(p.Addr[strings.LastIndexByte(p.Addr, ':')+1:])
+	require.NoError(t, err)
+	again, err := clusterenv.StartRedis(dir, port)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, again.Stop()) }()
+	require.Equal(t, p.Addr, again.Addr)
+	v, err := clusterenv.Do(again.Addr, "GET", "k")
+	require.NoError(t, err)
+	require.Empty(t, v, "no persistence: a restarted Redis is empty")
+}
+
+func TestStartNginxWithoutTB(t *testing.T) {
+	t.Parallel()
+	p, err := clusterenv.StartNginx(t.TempDir(), []string{serve(t, named("a"))})
+	require.NoError(t, err)
+	name, _ := get(t, client(t), "http://"+p.Addr+"/")
+	require.Equal(t, "a", name)
+	require.NoError(t, p.Stop())
+	require.True(t, p.Exited())
+	require.NoError(t, p.ExitErr(), "nginx exits 0 on SIGTERM")
+}
+
+func TestNginxKilledLeavesNothingListening(t *testing.T) {
+	t.Parallel()
+	p, err := clusterenv.StartNginx(t.TempDir(), []string{serve(t, named("a"))})
+	require.NoError(t, err)
+	require.NoError(t, p.Kill())
+	// nginx runs as one process (no master and workers): SIGKILL leaves no worker on the port.
+	_, err = net.DialTimeout("tcp", p.Addr, time.Second)
+	require.Error(t, err, "nothing listens on %s after SIGKILL", p.Addr)
+}
