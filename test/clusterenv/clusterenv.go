@@ -464,6 +464,8 @@ func nginxConf(bin, dir string, port int, upstreams []string) string {
 	p("      proxy_set_header Host $http_host;")
 	p("      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;")
 	p("      proxy_set_header X-Forwarded-Proto $scheme;")
+	// Which node answered: tests steer the round robin's phase with it.
+	p("      add_header X-Upstream $upstream_addr always;")
 	p("      proxy_buffering off;")
 	p("      proxy_request_buffering off;")
 	p("      proxy_connect_timeout 5s;")

@@ -214,8 +214,15 @@ export async function openPlaced(s, { lb, nodes, hub = "conformance", want, max 
         const i = conns.length;
         if (i > 0) {
             // nginx's round robin is deterministic, and so can be the nodes a fixed sequence of
-            // connections lands on (a node may never get one): shift its phase by 0-2 requests.
-            for (let k = Math.floor(Math.random() * 3); k > 0; k--) await fetch(`${lb}/healthz`).then((r) => r.text());
+            // connections lands on (a node may never get one): shift its phase until a node chosen
+            // at random has answered (nginx names it in X-Upstream), so the next request goes to
+            // the node after it, whatever the requests of the connections before.
+            const target = nodes[Math.floor(Math.random() * nodes.length)].replace(/^https?:\/\//, "");
+            for (let k = 0; k < 2 * nodes.length; k++) {
+                const r = await fetch(`${lb}/healthz`);
+                await r.text();
+                if (r.headers.get("x-upstream") === target) break;
+            }
         }
         const opts = make(i);
         const c = s.build({ url: `${lb}/hubs/${hub}`, ...opts });
