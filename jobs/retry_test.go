@@ -59,6 +59,8 @@ func TestRetryableErrorRetriesThenFails(t *testing.T) {
 			sawRetry = sawRetry || u.State == StateQueued && u.Attempt == 1
 		}
 		require.True(t, sawRetry, "the first failure puts the task back in the queue")
+		// The notification is pushed once the failure is recorded: waitState may see the state first.
+		require.Eventually(t, func() bool { return len(rec.notesOf(task.ID)) > 0 }, 10*time.Second, 10*time.Millisecond, "a failure notification")
 		require.Len(t, rec.notesOf(task.ID), 1, "one failure notification, not one per attempt")
 	})
 }
