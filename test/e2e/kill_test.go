@@ -188,12 +188,13 @@ func TestKillDuringTaskPostgres(t *testing.T) {
 		return got["state"] == "running"
 	}, 20*time.Second, 50*time.Millisecond)
 
-	// The second process shares the database and the dev secret is per data dir, so it gets its
-	// own token for the same user.
+	// Killed while the task runs (before the second process starts: on a slow machine its start
+	// could outlast the task). The second process shares the database and the dev secret is per
+	// data dir, so it gets its own token for the same user.
+	a.kill()
 	b := start(t, append(common, "--data-dir", t.TempDir())...)
 	_, login = request(t, http.MethodPost, b.base+"/api/auth/dev-login", "", `{"user":"alice"}`)
 	tokenB := login["token"].(string)
-	a.kill()
 
 	var got map[string]any
 	require.Eventually(t, func() bool {
