@@ -102,8 +102,12 @@ func TestDemoSucceeds(t *testing.T) {
 		require.NotNil(t, done.StartedAt)
 		require.NotNil(t, done.FinishedAt)
 
+		// The end is pushed to the notifier once it is recorded: waitState may read it first.
+		require.Eventually(t, func() bool {
+			u := b.rec.updatesOf(task.ID)
+			return len(u) > 0 && u[len(u)-1].State == StateSucceeded && len(b.rec.notesOf(task.ID)) > 0
+		}, 10*time.Second, 10*time.Millisecond, "final state is notified")
 		updates := b.rec.updatesOf(task.ID)
-		require.Equal(t, StateSucceeded, updates[len(updates)-1].State, "final state is notified")
 		var running, progress int
 		for _, u := range updates {
 			if u.State == StateRunning {
