@@ -63,7 +63,7 @@ bench: build ## Benchmarks beside their baselines: hub, tasks, exports, cluster 
 	$(BIN) bench cluster
 	$(GO) test -run='^$$' -bench=. -benchmem ./hub/protocol/ ./client/
 
-bench-smoke: $(if $(HERALD_BIN),,build) ## The hub, task and export benchmarks with small counts for seconds (keeps them from rotting).
+bench-smoke: $(if $(HERALD_BIN),,build) ## The hub, task, cluster and export benchmarks with small counts for seconds (keeps them from rotting).
 	$(or $(HERALD_BIN),$(BIN)) bench hub --quick
 	$(or $(HERALD_BIN),$(BIN)) bench tasks --quick
 	$(or $(HERALD_BIN),$(BIN)) bench cluster --quick
@@ -76,4 +76,5 @@ clean: ## Remove build output.
 
 # CLUSTER_ARGS passes more flags to the runner, e.g. CLUSTER_ARGS="--second-env test --keep".
 cluster: build ## A cluster on 127.0.0.1 in the foreground: own Redis, 3 nodes, a worker, nginx in front (PostgreSQL needed); Ctrl-C stops it.
-	$(GO) run ./test/cluster/cmd/herald-cluster --herald $(BIN) $(CLUSTER_ARGS)
+	$(GO) build -o bin/herald-cluster ./test/cluster/cmd/herald-cluster
+	exec bin/herald-cluster --herald $(BIN) $(CLUSTER_ARGS)
