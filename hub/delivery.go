@@ -30,7 +30,11 @@ func (h *Hub) deliver(channel string, payload []byte) {
 		}
 		// The fields alias payload, which the backplane may reuse once this returns.
 		fields := cloneFields(e.fields)
-		go h.serveRequest(name, fields)
+		h.serving.Add(1)
+		go func() {
+			defer h.serving.Add(-1)
+			h.serveRequest(name, fields)
+		}()
 	case kindReply:
 		h.complete(cloneFields(e.fields))
 	case kindCancel:

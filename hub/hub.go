@@ -45,6 +45,9 @@ type Hub struct {
 	reg  *registry
 	subs *subscriptions
 	rpc  rpc
+	// serving counts the requests of other nodes this node is answering: a drain waits for their
+	// replies (the last poll of a connection carries its Close) before the backplane closes.
+	serving atomic.Int64
 
 	clock    atomic.Int64 // see now()
 	draining atomic.Bool
@@ -158,7 +161,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	defer tick.Stop()
 	var err error
 wait:
-	for h.liveCount() > 0 {
+	for h.liveCount() > 0 || h.serving.Load() > 0 {
 		select {
 		case <-ctx.Done():
 			err = ctx.Err()
