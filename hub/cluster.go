@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/hub/protocol"
@@ -44,10 +46,36 @@ var errNoOwner = fmt.Errorf("hub: no node has the connection: %w", ErrConnection
 
 // rpc is this node's side of requests: the replies it waits for and the requests it serves.
 type rpc struct {
-	mu      sync.Mutex
-	next    uint64
-	waiting map[string]chan [][]byte
-	serving map[string]context.CancelFunc // by requester's id, of requests that may be cancelled
+	next    atomic.Uint64
+	waiting byID[chan [][]byte]
+	serving byID[context.CancelFunc] // by requester's id, of requests that may be cancelled
+}
+
+// byID is a map under its own lock.
+type byID[T any] struct {
+	mu sync.Mutex
+	m  map[string]T
+}
+
+// put adds v under id and returns what removes it.
+func (b *byID[T]) put(id string, v T) (remove func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = make(map[string]T)
+	}
+	b.m[id] = v
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		delete(b.m, id)
+	}
+}
+
+func (b *byID[T]) get(id string) T {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.m[id]
 }
 
 func (h *Hub) nodeChannel() string { return h.channel("node", h.nodeID) }
@@ -55,20 +83,9 @@ func (h *Hub) nodeChannel() string { return h.channel("node", h.nodeID) }
 // call publishes a request about connection connID and waits for its reply's fields. The reply's
 // first field is an error text ("" for none).
 func (h *Hub) call(ctx context.Context, connID, op string, args ...[]byte) ([][]byte, error) {
-	h.rpc.mu.Lock()
-	h.rpc.next++
-	id := h.nodeID + "." + strconv.FormatUint(h.rpc.next, 10)
+	id := h.nodeID + "." + strconv.FormatUint(h.rpc.next.Add(1), 10)
 	reply := make(chan [][]byte, 1)
-	if h.rpc.waiting == nil {
-		h.rpc.waiting = make(map[string]chan [][]byte)
-	}
-	h.rpc.waiting[id] = reply
-	h.rpc.mu.Unlock()
-	defer func() {
-		h.rpc.mu.Lock()
-		delete(h.rpc.waiting, id)
-		h.rpc.mu.Unlock()
-	}()
+	defer h.rpc.waiting.put(id, reply)()
 	fields := append([][]byte{[]byte(id), []byte(h.nodeChannel()), []byte(op)}, args...)
 	n, err := h.bp.Publish(ctx, h.channel("conn", connID), encodeFields(kindRequest, fields...))
 	if err != nil {
@@ -121,10 +138,10 @@ func remoteError(text string) error {
 	case errNoOwner.Error(), ErrConnectionClosed.Error():
 		return fmt.Errorf("hub: connection closed on its node: %w", ErrConnectionClosed)
 	}
-	if msg, ok := cutPrefix(text, clientErrorPrefix); ok {
+	if msg, ok := strings.CutPrefix(text, clientErrorPrefix); ok {
 		return &ClientError{Message: msg}
 	}
-	if msg, ok := cutPrefix(text, hubErrorPrefix); ok {
+	if msg, ok := strings.CutPrefix(text, hubErrorPrefix); ok {
 		return &Error{Message: msg}
 	}
 	return errors.New(text)
@@ -134,13 +151,6 @@ const (
 	clientErrorPrefix = "client:"
 	hubErrorPrefix    = "hub:"
 )
-
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):], true
-	}
-	return "", false
-}
 
 func errorText(err error) string {
 	if err == nil {
@@ -166,9 +176,7 @@ func (h *Hub) complete(fields [][]byte) {
 	if len(fields) == 0 {
 		return
 	}
-	h.rpc.mu.Lock()
-	reply := h.rpc.waiting[string(fields[0])]
-	h.rpc.mu.Unlock()
+	reply := h.rpc.waiting.get(string(fields[0]))
 	if reply == nil {
 		return
 	}
@@ -184,10 +192,7 @@ func (h *Hub) cancelRequest(fields [][]byte) {
 	if len(fields) != 1 {
 		return
 	}
-	h.rpc.mu.Lock()
-	cancel := h.rpc.serving[string(fields[0])]
-	h.rpc.mu.Unlock()
-	if cancel != nil {
+	if cancel := h.rpc.serving.get(string(fields[0])); cancel != nil {
 		cancel()
 	}
 }
@@ -203,17 +208,7 @@ func (h *Hub) serveRequest(connID string, fields [][]byte) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if op == opHTTP {
-		h.rpc.mu.Lock()
-		if h.rpc.serving == nil {
-			h.rpc.serving = make(map[string]context.CancelFunc)
-		}
-		h.rpc.serving[id] = cancel
-		h.rpc.mu.Unlock()
-		defer func() {
-			h.rpc.mu.Lock()
-			delete(h.rpc.serving, id)
-			h.rpc.mu.Unlock()
-		}()
+		defer h.rpc.serving.put(id, cancel)()
 	}
 	var (
 		out [][]byte
