@@ -99,7 +99,6 @@ func TestRedisClusterShardedConformance(t *testing.T) {
 		for _, ch := range channels {
 			require.NoError(t, b.Subscribe(context.Background(), ch, func(c string, _ []byte) { got <- c }))
 		}
-		owners := 0
 		for _, ch := range channels {
 			n, err := b.Publish(context.Background(), ch, []byte("x"))
 			require.NoError(t, err)
@@ -126,9 +125,7 @@ func TestRedisClusterShardedConformance(t *testing.T) {
 				require.Equal(t, "0", plain, "no plain subscription")
 			}
 			require.NotEmpty(t, owner)
-			owners++
 		}
-		require.Equal(t, len(channels), owners)
 	})
 }
 

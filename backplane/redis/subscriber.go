@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -19,7 +20,8 @@ type subscriber struct {
 	mu      sync.Mutex
 	ps      *goredis.PubSub // nil until a Cluster shard's first channel
 	waiters map[string][]chan struct{}
-	down    error // why the connection is down; nil while it is up
+	down    error       // why the connection is down; nil while it is up
+	isDown  atomic.Bool // down != nil, read without the lock on every received message
 }
 
 func (b *Backplane) newSubscriber(ps *goredis.PubSub) *subscriber {
@@ -224,6 +226,7 @@ func (s *subscriber) setDown(err error) {
 	s.mu.Lock()
 	was := s.down
 	s.down = err
+	s.isDown.Store(true)
 	s.mu.Unlock()
 	if was == nil {
 		s.b.metrics.up.Set(0)
@@ -232,9 +235,13 @@ func (s *subscriber) setDown(err error) {
 }
 
 func (s *subscriber) setUp() {
+	if !s.isDown.Load() {
+		return // the common case: a message while up
+	}
 	s.mu.Lock()
 	was := s.down
 	s.down = nil
+	s.isDown.Store(false)
 	s.mu.Unlock()
 	if was != nil {
 		s.b.metrics.up.Set(1)
