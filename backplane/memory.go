@@ -10,6 +10,7 @@ type Bus struct {
 	mu    sync.RWMutex
 	subs  map[string]map[*Memory]Handler
 	nodes map[*Memory]struct{}
+	state memoryState
 }
 
 // NewBus returns an empty bus.

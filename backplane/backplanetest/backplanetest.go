@@ -165,6 +165,16 @@ func Run(t *testing.T, newCluster NewCluster) {
 		require.ErrorIs(t, err, backplane.ErrClosed)
 		require.ErrorIs(t, a.Subscribe(context.Background(), "x", func(string, []byte) {}), backplane.ErrClosed)
 	})
+	t.Run("Store", func(t *testing.T) {
+		t.Parallel()
+		node := newCluster(t)
+		a, b := open(t, node), open(t, node)
+		sa, ok := a.(backplane.Store)
+		if !ok {
+			t.Skip("this backplane keeps no state (backplane.Store): the hub keeps its own, for one node")
+		}
+		runStore(t, sa, b.(backplane.Store), open(t, newCluster(t)).(backplane.Store))
+	})
 	t.Run("CancelledContext", func(t *testing.T) {
 		t.Parallel()
 		a := open(t, newCluster(t))
@@ -247,4 +257,62 @@ func (r *receiver) none(t *testing.T) {
 		t.Fatalf("unexpected delivery on %q: %q", r.channel, p)
 	default:
 	}
+}
+
+// runStore checks a Store: a and b are nodes of one cluster, other a node of another.
+func runStore(t *testing.T, a, b, other backplane.Store) {
+	ctx := context.Background()
+	members := func(s backplane.Store, key string) map[string]time.Time {
+		t.Helper()
+		m, err := s.SetMembers(ctx, key)
+		require.NoError(t, err)
+		return m
+	}
+	require.Empty(t, members(a, "set:unknown"))
+
+	soon := time.Now().Add(300 * time.Millisecond)
+	later := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	require.NoError(t, a.SetAdd(ctx, "set:u", "g1", time.Time{}))
+	require.NoError(t, a.SetAdd(ctx, "set:u", "g2", later))
+	require.NoError(t, a.SetAdd(ctx, "set:u", "g3", soon))
+	got := members(b, "set:u")
+	require.Len(t, got, 3, "the other node sees the set")
+	require.True(t, got["g1"].IsZero(), "no expiry")
+	require.WithinDuration(t, later, got["g2"], time.Millisecond)
+	require.Empty(t, members(other, "set:u"), "another cluster does not")
+
+	require.Eventually(t, func() bool { _, ok := members(b, "set:u")["g3"]; return !ok },
+		5*time.Second, 50*time.Millisecond, "an expired member goes")
+	require.Len(t, members(a, "set:u"), 2)
+
+	require.NoError(t, b.SetAdd(ctx, "set:u", "g1", later), "re-adding replaces the expiry")
+	require.WithinDuration(t, later, members(a, "set:u")["g1"], time.Millisecond)
+
+	require.NoError(t, b.SetRemove(ctx, "set:u", "g2", "nobody"))
+	require.Equal(t, []string{"g1"}, keys(members(a, "set:u")))
+	require.NoError(t, a.SetRemove(ctx, "set:u"))
+	require.Empty(t, members(b, "set:u"), "no members: the whole set goes")
+
+	ok, err := a.Claim(ctx, "claim:k", 400*time.Millisecond)
+	require.NoError(t, err)
+	require.True(t, ok, "the first claim")
+	ok, err = b.Claim(ctx, "claim:k", time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok, "claimed already, on another node")
+	ok, err = other.Claim(ctx, "claim:k", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok, "another cluster's key is another key")
+	require.Eventually(t, func() bool {
+		ok, err := b.Claim(ctx, "claim:k", time.Minute)
+		require.NoError(t, err)
+		return ok
+	}, 5*time.Second, 50*time.Millisecond, "a claim expires")
+}
+
+func keys(m map[string]time.Time) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

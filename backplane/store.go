@@ -1,0 +1,123 @@
+package backplane
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the small state a cluster's nodes share beside the bus: sets whose members expire, and
+// claims. The hub keeps in it the groups users were added to (for the connections they open
+// later) and the idempotency keys of management API sends. A Backplane that can keep state
+// implements Store too; the hub falls back to a memory Store of its own (right for one node only)
+// when its Backplane does not.
+//
+// Keys are the caller's (the hub scopes them by hub name); an implementation keeps them apart
+// from other clusters' as it keeps channels apart.
+type Store interface {
+	// SetAdd adds member to the set at key, to expire at expires (the zero time: never). Adding a
+	// member again replaces its expiry.
+	SetAdd(ctx context.Context, key, member string, expires time.Time) error
+	// SetRemove removes members from the set at key; with no members it removes the whole set.
+	SetRemove(ctx context.Context, key string, members ...string) error
+	// SetMembers returns the unexpired members of the set at key with their expiries (the zero
+	// time for none); an unknown key is an empty set.
+	SetMembers(ctx context.Context, key string) (map[string]time.Time, error)
+	// Claim records key for ttl and reports whether this call made the claim: false when key was
+	// claimed before and has not expired.
+	Claim(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// memoryState is a Bus's Store: maps under the bus's lock.
+type memoryState struct {
+	sets   map[string]map[string]time.Time
+	claims  map[string]time.Time
+	sweepAt int // the size of claims at which expired ones are dropped
+}
+
+var _ Store = (*Memory)(nil)
+
+// SetAdd implements Store.
+func (m *Memory) SetAdd(ctx context.Context, key, member string, expires time.Time) error {
+	return m.state(ctx, func(s *memoryState) {
+		set := s.sets[key]
+		if set == nil {
+			set = make(map[string]time.Time)
+			s.sets[key] = set
+		}
+		set[member] = expires
+	})
+}
+
+// SetRemove implements Store.
+func (m *Memory) SetRemove(ctx context.Context, key string, members ...string) error {
+	return m.state(ctx, func(s *memoryState) {
+		if len(members) == 0 {
+			delete(s.sets, key)
+			return
+		}
+		for _, member := range members {
+			delete(s.sets[key], member)
+		}
+		if len(s.sets[key]) == 0 {
+			delete(s.sets, key)
+		}
+	})
+}
+
+// SetMembers implements Store.
+func (m *Memory) SetMembers(ctx context.Context, key string) (map[string]time.Time, error) {
+	out := make(map[string]time.Time)
+	err := m.state(ctx, func(s *memoryState) {
+		now := time.Now()
+		for member, exp := range s.sets[key] {
+			if !exp.IsZero() && !exp.After(now) {
+				delete(s.sets[key], member)
+				continue
+			}
+			out[member] = exp
+		}
+		if len(s.sets[key]) == 0 {
+			delete(s.sets, key)
+		}
+	})
+	return out, err
+}
+
+// Claim implements Store.
+func (m *Memory) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	claimed := false
+	err := m.state(ctx, func(s *memoryState) {
+		now := time.Now()
+		if exp, ok := s.claims[key]; ok && exp.After(now) {
+			return
+		}
+		// Drop expired claims each time the map has doubled, so that it does not only grow.
+		if len(s.claims) >= s.sweepAt {
+			for k, exp := range s.claims {
+				if !exp.After(now) {
+					delete(s.claims, k)
+				}
+			}
+			s.sweepAt = max(1024, 2*len(s.claims))
+		}
+		s.claims[key] = now.Add(ttl)
+		claimed = true
+	})
+	return claimed, err
+}
+
+func (m *Memory) state(ctx context.Context, fn func(*memoryState)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.bus.mu.Lock()
+	defer m.bus.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if m.bus.state.sets == nil {
+		m.bus.state = memoryState{sets: make(map[string]map[string]time.Time), claims: make(map[string]time.Time)}
+	}
+	fn(&m.bus.state)
+	return nil
+}
