@@ -30,8 +30,13 @@ type Server struct {
 	Log     *slog.Logger
 }
 
-// Register adds the endpoints to mux.
-func (s *Server) Register(mux *http.ServeMux) {
+// Mux is where routes are registered: an *http.ServeMux, or one that also records its patterns.
+type Mux interface {
+	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
+}
+
+// Register adds the API's routes to mux.
+func (s *Server) Register(mux Mux) {
 	mux.HandleFunc("GET /api/tasks", s.authed(s.listTasks))
 	mux.HandleFunc("GET /api/tasks/{id}", s.authed(s.getTask))
 	mux.HandleFunc("POST /api/tasks/{id}/cancel", s.authed(s.cancelTask))

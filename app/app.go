@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/heraldhq/herald/hub/conformance"
 	"github.com/heraldhq/herald/internal/httpx"
 	"github.com/heraldhq/herald/jobs"
+	"github.com/heraldhq/herald/manage/rest"
 	"github.com/heraldhq/herald/storage"
 )
 
@@ -38,8 +41,30 @@ type Server struct {
 	ready    atomic.Bool
 	workers  atomic.Bool // task workers started
 	registry *prometheus.Registry
+	routes   *Routes
 	closeOne sync.Once
 }
+
+// Routes is the server's ServeMux, remembering the patterns registered on it (the OpenAPI test
+// compares them with the document).
+type Routes struct {
+	*http.ServeMux
+	patterns []string
+}
+
+// Handle registers h for pattern.
+func (m *Routes) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+// HandleFunc registers h for pattern.
+func (m *Routes) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
+}
+
+// Patterns are the registered patterns, in registration order.
+func (s *Server) Patterns() []string { return slices.Clone(s.routes.patterns) }
 
 // servedHub is a hub or a connection handler the server starts and drains.
 type servedHub interface {
@@ -81,7 +106,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}()
 
-	mux := http.NewServeMux()
+	mux := &Routes{ServeMux: http.NewServeMux()}
+	s.routes = mux
 	// Hub paths match in any letter case, as ASP.NET Core's routing; the rest goes to mux.
 	router := hub.NewRouter(mux)
 	metrics := hub.NewMetrics(s.registry)
@@ -103,10 +129,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	store.SetNotifier(hubNotifier{h: notifications, log: s.log})
 	(&api.Server{Auth: a, Store: store, Exports: tasks.Exports, Log: s.log}).Register(mux)
 	mux.Handle("GET "+storage.DefaultDownloadPath, tasks.Bucket.DownloadHandler())
+	served := map[string]*hub.Hub{NotificationsHub: notifications}
 	if cfg.ConformanceHub {
-		if err := s.mountConformance(router, bp, metrics); err != nil {
+		conf, err := s.mountConformance(router, bp, metrics)
+		if err != nil {
 			return nil, err
 		}
+		served[conf.Name()] = conf
+	}
+	if err := s.mountManage(mux, router, bp, metrics, served); err != nil {
+		return nil, err
 	}
 
 	mux.Handle("/api/auth/dev-login", a.DevLoginHandler())
@@ -138,10 +170,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // mountConformance serves what the interop suites drive: the conformance hub at
 // /hubs/conformance, the same hub without WebSockets at /hubs/conformance-nows, and the echo
 // connection handler at /echo.
-func (s *Server) mountConformance(router *hub.Router, bp backplane.Backplane, metrics *hub.Metrics) error {
+func (s *Server) mountConformance(router *hub.Router, bp backplane.Backplane, metrics *hub.Metrics) (*hub.Hub, error) {
 	h, err := s.newHub("conformance", false, bp, metrics, conformance.Filter())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	conformance.Register(h, s.registry)
 	router.Map("/hubs/conformance", h)
@@ -151,10 +183,35 @@ func (s *Server) mountConformance(router *hub.Router, bp backplane.Backplane, me
 	opts := s.hubOptions(false, bp, metrics)
 	echo, err := hub.NewConnections("echo", conformance.Echo{}, opts)
 	if err != nil {
-		return fmt.Errorf("echo: %w", err)
+		return nil, fmt.Errorf("echo: %w", err)
 	}
 	s.hubs = append(s.hubs, echo)
 	router.Map("/echo", echo)
+	return h, nil
+}
+
+// mountManage serves the management API over the served hubs and the --hub ones, and their
+// serverless clients at /client.
+func (s *Server) mountManage(mux *Routes, router *hub.Router, bp backplane.Backplane, metrics *hub.Metrics, served map[string]*hub.Hub) error {
+	keys, err := LoadAccessKeys(s.cfg)
+	if err != nil {
+		return fmt.Errorf("management API: %w", err)
+	}
+	ak, err := auth.NewAccessKeys(keys...)
+	if err != nil {
+		return fmt.Errorf("management API: %w", err)
+	}
+	for _, name := range s.cfg.Manage.Hubs {
+		h, err := s.newHub(strings.ToLower(name), true, bp, metrics)
+		if err != nil {
+			return err
+		}
+		served[h.Name()] = h
+	}
+	store, _ := bp.(backplane.Store)
+	m := &rest.Server{Hubs: served, Keys: ak, PublicURL: s.cfg.Manage.PublicURL, Store: store, Log: s.log}
+	m.Register(mux)
+	router.Map(rest.ClientPath, m.ClientEndpoint())
 	return nil
 }
 

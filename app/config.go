@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/auth"
@@ -37,6 +39,8 @@ type Config struct {
 	Exports ExportsConfig
 	// Cluster joins the node to a cluster on Redis; zero runs it alone.
 	Cluster ClusterConfig
+	// Manage configures the management API and the serverless clients.
+	Manage ManageConfig
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM. Default 10 s.
 	ShutdownTimeout time.Duration
 	// Logger. Default slog.Default().
@@ -62,6 +66,43 @@ type ExportsConfig struct {
 	RetentionEvery time.Duration
 }
 
+// ManageConfig configures the management API (/api/hubs/…, /api/v1/hubs/…) and the serverless
+// client endpoint (/client/?hub=…).
+type ManageConfig struct {
+	// AccessKeys sign the tokens of the management API and of serverless clients: "KEY" (every
+	// hub) or "KEY@hub,hub", each at least 32 bytes; several at once for rotation. Default: one
+	// generated and kept in DataDir/access-key.
+	AccessKeys []string
+	// Hubs are more hubs to serve, for the management API and serverless clients only (they have
+	// no hub methods), e.g. "orders".
+	Hubs []string
+	// PublicURL is accepted as the host of token audiences besides each request's own Host.
+	// Default: Exports.PublicURL.
+	PublicURL string
+}
+
+// LoadAccessKeys returns the configured access keys, or the one kept in the data dir (generated
+// on first use) when none is configured.
+func LoadAccessKeys(cfg Config) ([]auth.AccessKey, error) {
+	cfg = cfg.WithDefaults()
+	if len(cfg.Manage.AccessKeys) == 0 {
+		k, err := auth.LoadAccessKey(filepath.Join(cfg.DataDir, "access-key"))
+		if err != nil {
+			return nil, err
+		}
+		return []auth.AccessKey{k}, nil
+	}
+	keys := make([]auth.AccessKey, 0, len(cfg.Manage.AccessKeys))
+	for i, s := range cfg.Manage.AccessKeys {
+		k, err := auth.ParseAccessKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("access key %d: %w", i+1, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
 // WithDefaults fills in the defaults.
 func (c Config) WithDefaults() Config {
 	if c.Addr == "" {
@@ -75,6 +116,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Manage.PublicURL == "" {
+		c.Manage.PublicURL = c.Exports.PublicURL
 	}
 	if c.Jobs.DataDir == "" {
 		c.Jobs.DataDir = c.DataDir
@@ -99,5 +143,12 @@ func (c Config) validate() error {
 	if err := c.Cluster.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	for _, h := range c.Manage.Hubs {
+		if !hubName.MatchString(h) || strings.EqualFold(h, NotificationsHub) || strings.EqualFold(h, "conformance") {
+			errs = append(errs, fmt.Errorf("--hub %q: a hub name is a letter, then up to 127 letters, digits or _ (and not notifications or conformance, which Herald serves itself)", h))
+		}
+	}
 	return errors.Join(errs...)
 }
+
+var hubName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,127}$`)

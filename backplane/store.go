@@ -25,11 +25,13 @@ type Store interface {
 	// Claim records key for ttl and reports whether this call made the claim: false when key was
 	// claimed before and has not expired.
 	Claim(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// Release drops a claim, so that key can be claimed again (what it guarded failed).
+	Release(ctx context.Context, key string) error
 }
 
 // memoryState is a Bus's Store: maps under the bus's lock.
 type memoryState struct {
-	sets   map[string]map[string]time.Time
+	sets    map[string]map[string]time.Time
 	claims  map[string]time.Time
 	sweepAt int // the size of claims at which expired ones are dropped
 }
@@ -104,6 +106,11 @@ func (m *Memory) Claim(ctx context.Context, key string, ttl time.Duration) (bool
 		claimed = true
 	})
 	return claimed, err
+}
+
+// Release implements Store.
+func (m *Memory) Release(ctx context.Context, key string) error {
+	return m.state(ctx, func(s *memoryState) { delete(s.claims, key) })
 }
 
 func (m *Memory) state(ctx context.Context, fn func(*memoryState)) error {

@@ -12,6 +12,10 @@ type ClientProxy interface {
 	// Send invokes method(args...) on every client of the set, wherever it is connected. It returns
 	// once the message is on the backplane; it does not wait for the clients.
 	Send(ctx context.Context, method string, args ...any) error
+	// Close ends every connection of the set with a Close message carrying reason (none when
+	// empty), wherever it is connected; the clients do not reconnect by themselves. It returns
+	// once the request is on the backplane.
+	Close(ctx context.Context, reason string) error
 }
 
 // SingleClientProxy addresses one connection, and can wait for what it returns.
@@ -67,6 +71,11 @@ func (c *Clients) GroupExcept(group string, connectionIDs ...string) ClientProxy
 
 // User is every connection of a user.
 func (c *Clients) User(userID string) ClientProxy { return c.targets(nil, c.h.channel("user", userID)) }
+
+// UserExcept is every connection of a user but the excluded connection ids.
+func (c *Clients) UserExcept(userID string, connectionIDs ...string) ClientProxy {
+	return c.targets(connectionIDs, c.h.channel("user", userID))
+}
 
 // Users is every connection of several users.
 func (c *Clients) Users(userIDs ...string) ClientProxy {

@@ -223,11 +223,28 @@ func (h *Hub) serveRequest(connID string, fields [][]byte) {
 		out, err = h.serveForwarded(ctx, connID, args)
 	case opTake:
 		out, err = h.serveTake(connID, args)
+	case opExists:
+		exists := ""
+		if h.reg.conn(connID) != nil {
+			exists = "1"
+		}
+		out = [][]byte{[]byte(exists)}
+	case opGroupRemoveAll:
+		if c := h.reg.conn(connID); c != nil {
+			c.leaveAll()
+		} else {
+			err = ErrConnectionClosed
+		}
 	default:
 		h.metrics.malformed.Inc()
 		h.log.Warn("drop backplane request", "op", op)
 		return
 	}
+	h.reply(replyTo, id, op, err, out)
+}
+
+// reply answers request id of the node whose channel is replyTo.
+func (h *Hub) reply(replyTo, id, op string, err error, out [][]byte) {
 	reply := append([][]byte{[]byte(id), []byte(errorText(err))}, out...)
 	pub, cancelPub := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelPub()

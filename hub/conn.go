@@ -21,6 +21,7 @@ var (
 	errPollTimeout      = errors.New("hub: long-polling client stopped polling")
 	errNoTransport      = errors.New("hub: negotiated connection never connected")
 	errTransportGone    = errors.New("hub: transport closed")
+	errListenOnly       = errors.New("hub: a listen-only client sent an invocation")
 	// ErrConnectionClosed is returned by calls on a connection that has ended.
 	ErrConnectionClosed = errors.New("hub: connection closed")
 )

@@ -20,11 +20,14 @@ func (h *Hub) deliver(channel string, payload []byte) {
 	case kindInvoke:
 		h.deliverInvocation(kind, name, &e)
 	case kindClose:
-		if c := h.reg.conn(e.connID); c != nil {
-			c.close(closeReason{message: e.arg})
-		}
+		h.closeLocal(kind, name, &e)
 	case kindRequest:
-		if kind != "conn" {
+		serve := h.serveRequest
+		switch kind {
+		case "conn":
+		case "user":
+			serve = h.serveUserRequest
+		default:
 			h.metrics.malformed.Inc()
 			return
 		}
@@ -33,7 +36,7 @@ func (h *Hub) deliver(channel string, payload []byte) {
 		h.serving.Add(1)
 		go func() {
 			defer h.serving.Add(-1)
-			h.serveRequest(name, fields)
+			serve(name, fields)
 		}()
 	case kindReply:
 		h.complete(cloneFields(e.fields))
@@ -70,15 +73,6 @@ func (h *Hub) deliverInvocation(kind, name string, e *envelope) {
 			sent++
 		}
 	}
-	switch kind {
-	case "all":
-		h.reg.forAll(deliver)
-	case "conn":
-		h.reg.forConn(name, deliver)
-	case "user":
-		h.reg.forUser(name, deliver)
-	case "group":
-		h.reg.forGroup(name, deliver)
-	}
+	h.reg.forTarget(kind, name, deliver)
 	h.metrics.messagesOut.Add(float64(sent))
 }

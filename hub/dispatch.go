@@ -46,6 +46,14 @@ type clientStream struct {
 
 // handle acts on one message from the client. It runs on the connection's reader.
 func (c *conn) handle(m protocol.Message) {
+	if c.ep.listenOnly {
+		switch m.(type) {
+		case *protocol.Invocation, *protocol.StreamInvocation, *protocol.StreamItem, *protocol.CancelInvocation:
+			c.close(closeReason{message: "Connection closed with an error. This client can only receive messages: " +
+				"clients of the serverless endpoint cannot invoke hub methods.", err: errListenOnly})
+			return
+		}
+	}
 	switch m := m.(type) {
 	case *protocol.Invocation:
 		c.invoke(m.InvocationID, m.Target, m.Arguments, m.StreamIDs, false)

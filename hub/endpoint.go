@@ -24,16 +24,29 @@ type EndpointOptions struct {
 	AllowedOrigins []string
 	// LongPollTimeout is how long a poll of this path waits. Default: the hub's.
 	LongPollTimeout time.Duration
+	// Authenticate identifies this path's requests instead of the hub's Options.Authenticate
+	// (with the hub's Options.Challenge for refusals).
+	Authenticate AuthenticateFunc
+	// RequireAuth refuses this path's requests that carry no credentials, whatever the hub's
+	// Options.RequireAuth.
+	RequireAuth bool
+	// ListenOnly makes this path's clients receivers only, as the hosted SignalR service's
+	// serverless clients: an invocation, a stream or a stream item from one closes its
+	// connection with an error. Pings and the results of server-to-client invocations pass.
+	ListenOnly bool
 }
 
 // endpoint is a hub served on one path with its own options.
 type endpoint struct {
-	h          *Hub
-	key        int // the order it was made in: the same endpoint on every node of a cluster
-	transports []Transport
-	roles      []string
-	origins    []string
-	longPoll   time.Duration
+	h           *Hub
+	key         int // the order it was made in: the same endpoint on every node of a cluster
+	transports  []Transport
+	roles       []string
+	origins     []string
+	longPoll    time.Duration
+	auth        AuthenticateFunc
+	requireAuth bool
+	listenOnly  bool
 }
 
 // Endpoint returns the hub served with opts, an http.Handler for one path and its /negotiate:
@@ -48,11 +61,17 @@ type endpoint struct {
 // opts name an unknown transport.
 func (h *Hub) Endpoint(opts EndpointOptions) http.Handler {
 	ep := &endpoint{
-		h:          h,
-		transports: opts.Transports,
-		roles:      slices.Clone(opts.Roles),
-		origins:    opts.AllowedOrigins,
-		longPoll:   opts.LongPollTimeout,
+		h:           h,
+		transports:  opts.Transports,
+		roles:       slices.Clone(opts.Roles),
+		origins:     opts.AllowedOrigins,
+		longPoll:    opts.LongPollTimeout,
+		auth:        opts.Authenticate,
+		requireAuth: opts.RequireAuth || h.opts.RequireAuth,
+		listenOnly:  opts.ListenOnly,
+	}
+	if ep.auth == nil {
+		ep.auth = h.opts.Authenticate
 	}
 	if len(ep.transports) == 0 {
 		ep.transports = h.opts.Transports

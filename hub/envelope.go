@@ -15,7 +15,8 @@ const (
 	// kindInvoke carries an Invocation encoded once per protocol, connection ids to skip, and
 	// groups whose members to skip (Groups(a, b) reaches a member of both once).
 	kindInvoke envelopeKind = 1
-	// kindClose asks the node owning a connection to close it.
+	// kindClose asks the nodes to close the connections the channel addresses, but the excluded
+	// ones, with a reason.
 	kindClose envelopeKind = 4
 	// kindRequest asks the node owning a connection for something and waits for its kindReply
 	// (cluster.go): a group change, a client result, a forwarded HTTP request, a hand-over.
@@ -33,9 +34,8 @@ type envelope struct {
 	kind       envelopeKind
 	exclude    []string
 	skipGroups []string
-	json       []byte // framed JSON record
-	msgpack    []byte // framed MessagePack record
-	connID     string
+	json       []byte   // framed JSON record
+	msgpack    []byte   // framed MessagePack record
 	arg        string   // the close message
 	fields     [][]byte // of requests, replies and cancels; they alias the payload
 }
@@ -71,10 +71,11 @@ func encodeInvocation(json, msgpack []byte, exclude, skipGroups []string) []byte
 	return appendString(buf, string(msgpack))
 }
 
-func encodeCommand(kind envelopeKind, connID, arg string) []byte {
-	buf := []byte{byte(kind)}
-	buf = appendString(buf, connID)
-	return appendString(buf, arg)
+// encodeClose is the payload of a close: the connections in exclude stay.
+func encodeClose(exclude []string, reason string) []byte {
+	buf := []byte{byte(kindClose)}
+	buf = appendList(buf, exclude)
+	return appendString(buf, reason)
 }
 
 // encodeFields is the payload of a request, a reply or a cancel.
@@ -114,11 +115,10 @@ func decodeEnvelope(b []byte) (envelope, error) {
 		e.msgpack, _, err = readBytes(b)
 		return e, err
 	case kindClose:
-		var s []byte
-		if s, b, err = readBytes(b); err != nil {
+		if e.exclude, b, err = readList(b); err != nil {
 			return e, err
 		}
-		e.connID = string(s)
+		var s []byte
 		if s, _, err = readBytes(b); err != nil {
 			return e, err
 		}

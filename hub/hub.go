@@ -45,6 +45,8 @@ type Hub struct {
 	reg  *registry
 	subs *subscriptions
 	rpc  rpc
+	// store keeps the users' group memberships (manage.go).
+	store backplane.Store
 	// serving counts the requests of other nodes this node is answering: a drain waits for their
 	// replies (the last poll of a connection carries its Close) before the backplane closes.
 	serving atomic.Int64
@@ -74,6 +76,7 @@ func New(name string, opts Options) (*Hub, error) {
 		opts:    opts,
 		log:     opts.Logger.With("hub", name),
 		bp:      opts.Backplane,
+		store:   storeOf(opts.Backplane),
 		nodeID:  randomID(),
 		metrics: newHubMetrics(opts.Metrics, name),
 		methods: make(map[string]*method),

@@ -78,25 +78,30 @@ func (ep *endpoint) admit(w http.ResponseWriter, r *http.Request) (*Principal, b
 		http.Error(w, "Server is shutting down.", http.StatusServiceUnavailable)
 		return nil, false
 	}
-	p, ok := ep.h.authenticate(w, r)
+	p, ok := ep.authenticate(w, r)
 	if !ok || !ep.admitRoles(w, r, p) {
 		return nil, false
 	}
 	return p, true
 }
 
-// authenticate identifies a request. It answers with Options.Challenge and returns false for bad
-// credentials, or for none when the hub requires them.
-func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (*Principal, bool) {
-	if h.opts.Authenticate == nil {
+// authenticate identifies a request to the endpoint. It answers with Options.Challenge and
+// returns false for bad credentials, or for none when the endpoint requires them.
+func (ep *endpoint) authenticate(w http.ResponseWriter, r *http.Request) (*Principal, bool) {
+	h := ep.h
+	if ep.auth == nil {
+		if ep.requireAuth {
+			h.opts.Challenge(w, r, nil)
+			return nil, false
+		}
 		return nil, true
 	}
-	p, err := h.opts.Authenticate(r)
+	p, err := ep.auth(r)
 	switch {
 	case err != nil:
 		h.opts.Challenge(w, r, err)
 		return nil, false
-	case p == nil && h.opts.RequireAuth:
+	case p == nil && ep.requireAuth:
 		h.opts.Challenge(w, r, nil)
 		return nil, false
 	}
@@ -123,7 +128,7 @@ func (h *Hub) authorizeTransport(w http.ResponseWriter, r *http.Request, c *conn
 	if c.principal == nil {
 		return true
 	}
-	p, ok := h.authenticate(w, r)
+	p, ok := c.ep.authenticate(w, r)
 	if !ok {
 		return false
 	}

@@ -241,5 +241,6 @@ func (h *Hub) register(c *conn) error {
 	}
 	c.lastSend.Store(h.now())
 	h.metrics.connection(c.transportName(), c.protocol().Name()).Inc()
+	h.joinUserGroups(c)
 	return nil
 }

@@ -224,3 +224,29 @@ func removeMember(index map[string]map[*conn]struct{}, key string, c *conn) {
 		delete(index, key)
 	}
 }
+
+// forTarget runs fn on the connections a channel of kind ("all", "conn", "user", "group") and
+// name addresses, under the read lock.
+func (r *registry) forTarget(kind, name string, fn func(*conn)) {
+	switch kind {
+	case "all":
+		r.forAll(fn)
+	case "conn":
+		r.forConn(name, fn)
+	case "user":
+		r.forUser(name, fn)
+	case "group":
+		r.forGroup(name, fn)
+	}
+}
+
+// groupsOf returns the groups c is in.
+func (r *registry) groupsOf(c *conn) []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.memberOf[c]))
+	for g := range r.memberOf[c] {
+		out = append(out, g)
+	}
+	return out
+}

@@ -302,6 +302,10 @@ func runStore(t *testing.T, a, b, other backplane.Store) {
 	ok, err = other.Claim(ctx, "claim:k", time.Minute)
 	require.NoError(t, err)
 	require.True(t, ok, "another cluster's key is another key")
+	require.NoError(t, a.Release(ctx, "claim:k"))
+	ok, err = b.Claim(ctx, "claim:k", 400*time.Millisecond)
+	require.NoError(t, err)
+	require.True(t, ok, "a released claim can be made again")
 	require.Eventually(t, func() bool {
 		ok, err := b.Claim(ctx, "claim:k", time.Minute)
 		require.NoError(t, err)

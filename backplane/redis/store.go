@@ -95,6 +95,17 @@ func (b *Backplane) SetMembers(ctx context.Context, key string) (map[string]time
 	return out, nil
 }
 
+// Release implements backplane.Store.
+func (b *Backplane) Release(ctx context.Context, key string) error {
+	if b.isClosed() {
+		return ErrClosed
+	}
+	if err := b.client.Del(ctx, b.key(key)).Err(); err != nil {
+		return fmt.Errorf("redis store: release: %w", err)
+	}
+	return nil
+}
+
 // Claim implements backplane.Store.
 func (b *Backplane) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	if b.isClosed() {

@@ -1,0 +1,201 @@
+package rest
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald/hub"
+	"github.com/heraldhq/herald/internal/httpx"
+)
+
+// payload is a send's body, the hosted service's PayloadMessage.
+type payload struct {
+	Target    string          `json:"target"`
+	Arguments json.RawMessage `json:"arguments"`
+}
+
+// readMessage reads and checks a send's body.
+func (s *Server) readMessage(r *http.Request) (string, []any, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && mt != "text/json") {
+			return "", nil, &apiError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", msCode: "Error.Request.Invalid",
+				message: "The body must be JSON (Content-Type: application/json); Herald does not take MessagePack bodies."}
+		}
+	}
+	body := http.MaxBytesReader(nil, r.Body, s.MaxBodyBytes)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return "", nil, &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msCode: "Error.Request.TooLarge",
+				message: "The body is larger than " + strconv.FormatInt(s.MaxBodyBytes, 10) + " bytes."}
+		}
+		return "", nil, badRequest("The body could not be read.")
+	}
+	var p payload
+	if err := json.Unmarshal(data, &p); err != nil {
+		return "", nil, badRequest("%s", httpx.DescribeJSONError(err))
+	}
+	if p.Target == "" || len(p.Target) > maxTargetLen {
+		return "", nil, badRequest(`"target" (the client method to invoke) must have 1 to %d bytes.`, maxTargetLen)
+	}
+	var args []any
+	if len(p.Arguments) > 0 && string(p.Arguments) != "null" {
+		if args, err = hub.DecodeArguments(p.Arguments); err != nil {
+			return "", nil, badRequest(`"arguments" must be a JSON array.`)
+		}
+	}
+	return p.Target, args, nil
+}
+
+// send sends a message read from the body through proxy, once per Idempotency-Key.
+func (s *Server) send(r *http.Request, h *hub.Hub, p params, proxy func() hub.ClientProxy) (int, error) {
+	target, args, err := s.readMessage(r)
+	if err != nil {
+		return 0, err
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxKeyLength {
+		return 0, badRequest("The Idempotency-Key must have at most %d bytes.", maxKeyLength)
+	}
+	claim := ""
+	if key != "" && s.Store != nil {
+		claim = h.Name() + ":idem:" + key
+		fresh, err := s.Store.Claim(r.Context(), claim, IdempotencyTTL)
+		if err != nil {
+			return 0, err
+		}
+		if !fresh {
+			p.header.Set("Idempotent-Replayed", "true")
+			return http.StatusAccepted, nil
+		}
+	}
+	if err := proxy().Send(r.Context(), target, args...); err != nil {
+		if claim != "" {
+			// Not sent: a retry with the same key must send it.
+			_ = s.Store.Release(r.Context(), claim)
+		}
+		return 0, err
+	}
+	return http.StatusAccepted, nil
+}
+
+func excluded(r *http.Request) []string { return r.URL.Query()["excluded"] }
+
+func sendAll(s *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	return s.send(r, h, p, func() hub.ClientProxy { return h.Clients().AllExcept(excluded(r)...) })
+}
+
+func sendUser(s *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	return s.send(r, h, p, func() hub.ClientProxy { return h.Clients().User(p.user) })
+}
+
+func sendGroup(s *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	return s.send(r, h, p, func() hub.ClientProxy { return h.Clients().GroupExcept(p.group, excluded(r)...) })
+}
+
+func sendConnection(s *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	return s.send(r, h, p, func() hub.ClientProxy { return h.Clients().Client(p.conn) })
+}
+
+func reason(r *http.Request) string { return r.URL.Query().Get("reason") }
+
+func closeAll(_ *Server, r *http.Request, h *hub.Hub, _ params) (int, error) {
+	return 0, h.Clients().AllExcept(excluded(r)...).Close(r.Context(), reason(r))
+}
+
+func closeUser(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	return 0, h.Clients().UserExcept(p.user, excluded(r)...).Close(r.Context(), reason(r))
+}
+
+func closeGroup(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	return 0, h.Clients().GroupExcept(p.group, excluded(r)...).Close(r.Context(), reason(r))
+}
+
+func closeConnection(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	ok, err := h.Clients().ConnectionExists(r.Context(), p.conn)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, notExisted("Warning.Connection.NotExisted", "No connection "+p.conn+" on this hub.")
+	}
+	return 0, h.Clients().Client(p.conn).Close(r.Context(), reason(r))
+}
+
+// exists answers a check: 200, or 404 with the hosted service's code.
+func exists(ok bool, err error, msCode, what string) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, notExisted(msCode, what)
+	}
+	return 0, nil
+}
+
+func connectionExists(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	ok, err := h.Clients().ConnectionExists(r.Context(), p.conn)
+	return exists(ok, err, "Warning.Connection.NotExisted", "No connection "+p.conn+" on this hub.")
+}
+
+func userExists(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	ok, err := h.Clients().UserExists(r.Context(), p.user)
+	return exists(ok, err, "Warning.User.NotExisted", "The user has no connection to this hub.")
+}
+
+func groupExists(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	ok, err := h.Groups().Exists(r.Context(), p.group)
+	return exists(ok, err, "Warning.Group.NotExisted", "The group has no connection.")
+}
+
+func userInGroup(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	ok, err := h.Groups().UserInGroup(r.Context(), p.user, p.group)
+	return exists(ok, err, "Info.User.NotInGroup", "The user is not in the group.")
+}
+
+// connectionGone turns "no node has the connection" into the hosted service's 404.
+func connectionGone(err error, conn string) error {
+	if errors.Is(err, hub.ErrConnectionClosed) {
+		return notExisted("Error.Connection.NotExisted", "No connection "+conn+" on this hub.")
+	}
+	return err
+}
+
+func addConnection(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	return 0, connectionGone(h.Groups().Add(r.Context(), p.conn, p.group), p.conn)
+}
+
+func removeConnection(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	return 0, connectionGone(h.Groups().Remove(r.Context(), p.conn, p.group), p.conn)
+}
+
+func removeConnectionFromAll(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	return 0, connectionGone(h.Groups().RemoveFromAll(r.Context(), p.conn), p.conn)
+}
+
+func addUserToGroup(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	ttl := hub.Forever
+	if v := r.URL.Query().Get("ttl"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > math.MaxInt32 {
+			return 0, badRequest("ttl must be a whole number of seconds from 0 to %d.", math.MaxInt32)
+		}
+		ttl = time.Duration(n) * time.Second
+	}
+	return 0, h.Groups().AddUser(r.Context(), p.user, p.group, ttl)
+}
+
+func removeUserFromGroup(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	return 0, h.Groups().RemoveUser(r.Context(), p.user, p.group)
+}
+
+func removeUserFromAll(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	return 0, h.Groups().RemoveUserFromAll(r.Context(), p.user)
+}
