@@ -115,10 +115,10 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels for errors.Is, by HTTP status.
 var (
-	ErrBadRequest   = &Error{StatusCode: http.StatusBadRequest}        // malformed body, bad name
-	ErrUnauthorized = &Error{StatusCode: http.StatusUnauthorized}      // wrong key or token
-	ErrForbidden    = &Error{StatusCode: http.StatusForbidden}         // key not allowed on the hub
-	ErrNotFound     = &Error{StatusCode: http.StatusNotFound}          // unknown hub or connection
+	ErrBadRequest   = &Error{StatusCode: http.StatusBadRequest}   // malformed body, bad name
+	ErrUnauthorized = &Error{StatusCode: http.StatusUnauthorized} // wrong key or token
+	ErrForbidden    = &Error{StatusCode: http.StatusForbidden}    // key not allowed on the hub
+	ErrNotFound     = &Error{StatusCode: http.StatusNotFound}     // unknown hub or connection
 	ErrTooLarge     = &Error{StatusCode: http.StatusRequestEntityTooLarge}
 	ErrRateLimited  = &Error{StatusCode: http.StatusTooManyRequests}
 )

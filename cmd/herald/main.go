@@ -23,6 +23,8 @@ type cli struct {
 	Worker   workerCmd   `cmd:"" help:"Run tasks without serving HTTP (PostgreSQL deployments)."`
 	Migrate  migrateCmd  `cmd:"" help:"Apply the database migrations."`
 	Token    tokenCmd    `cmd:"" help:"Mint a JWT for a user with the configured secret (or the dev secret)."`
+	Keys     keysCmd     `cmd:"" help:"Print the management API's connection strings (Endpoint=…;AccessKey=…;Version=1.0;)."`
+	Send     sendCmd     `cmd:"" help:"Send a message to a user, a group, a connection or everyone, through the management API."`
 	Export   exportCmd   `cmd:"" help:"Export a dataset to a file, without a server."`
 	DemoData demoDataCmd `cmd:"" name:"demo-data" help:"Generate the demo dataset's orders (SQLite, PostgreSQL or MySQL)."`
 	Bench    benchCmd    `cmd:"" help:"Benchmarks that print figures beside a baseline measured in the same run."`

@@ -87,6 +87,7 @@ type serveCmd struct {
 	exportFlags
 	NoWorkers bool `name:"no-workers" help:"Serve without running tasks (herald worker processes run them)."`
 	clusterFlags
+	manageFlags
 
 	hubFlags
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"Bound on the drain at SIGINT/SIGTERM." default:"10s"`
@@ -99,7 +100,7 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		Addr: s.Addr, DataDir: s.DataDir, ConformanceHub: s.ConformanceHub, CORSOrigins: s.CORSOrigins,
 		Jobs: s.jobs(s.DataDir, logger), NoWorkers: s.NoWorkers, Exports: s.exportsConfig(),
 		Auth: authCfg, ShutdownTimeout: s.ShutdownTimeout, Logger: logger,
-		Hub: s.options(), Cluster: s.cluster(),
+		Hub: s.options(), Cluster: s.cluster(), Manage: s.manage(s.PublicURL),
 	}
 	srv, err := app.New(ctx, cfg)
 	if err != nil {

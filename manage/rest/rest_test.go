@@ -63,7 +63,9 @@ func herald(t *testing.T, cfg app.Config) string {
 	return base
 }
 
-func connString(base, k string) string { return "Endpoint=" + base + ";AccessKey=" + k + ";Version=1.0;" }
+func connString(base, k string) string {
+	return "Endpoint=" + base + ";AccessKey=" + k + ";Version=1.0;"
+}
 
 func sdk(t *testing.T, base string) *manage.Client {
 	t.Helper()
@@ -367,7 +369,9 @@ func TestAuthAndBadInput(t *testing.T) {
 	} {
 		resp, body = call(t, "POST", send, key, b)
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
-		var env struct{ Error struct{ Code, Message string } }
+		var env struct {
+			Error struct{ Code, Message string }
+		}
 		require.NoError(t, json.Unmarshal([]byte(body), &env), name)
 		require.Equal(t, "bad_request", env.Error.Code, name)
 		require.NotEmpty(t, env.Error.Message, name)
