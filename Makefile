@@ -56,17 +56,19 @@ $(GOLANGCI_LINT):
 	GOBIN=$(TOOLS)/.install $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(TOOLS)/.install/golangci-lint $@
 
-bench: build ## Benchmarks beside their baselines: hub, tasks, exports, cluster (tens of minutes), then the micro-benchmarks.
+bench: build ## Benchmarks beside their baselines: hub, tasks, exports, cluster, management API (tens of minutes), then the micro-benchmarks.
 	$(BIN) bench hub --peers signalr,centrifuge
 	$(BIN) bench tasks
 	$(BIN) bench export
 	$(BIN) bench cluster
+	$(BIN) bench api
 	$(GO) test -run='^$$' -bench=. -benchmem ./hub/protocol/ ./client/
 
-bench-smoke: $(if $(HERALD_BIN),,build) ## The hub, task, cluster and export benchmarks with small counts for seconds (keeps them from rotting).
+bench-smoke: $(if $(HERALD_BIN),,build) ## The hub, task, cluster, API and export benchmarks with small counts for seconds (keeps them from rotting).
 	$(or $(HERALD_BIN),$(BIN)) bench hub --quick
 	$(or $(HERALD_BIN),$(BIN)) bench tasks --quick
 	$(or $(HERALD_BIN),$(BIN)) bench cluster --quick
+	$(or $(HERALD_BIN),$(BIN)) bench api --quick
 	$(or $(HERALD_BIN),$(BIN)) bench export --quick --binary $(or $(HERALD_BIN),$(CURDIR)/$(BIN))
 
 e2e: test-interop ## End-to-end tests against a running binary.

@@ -26,6 +26,7 @@ type benchCmd struct {
 	Tasks   benchTasksCmd   `cmd:"" help:"Tasks per second end to end on SQLite and PostgreSQL, beside River's raw rate."`
 	Export  benchExportCmd  `cmd:"" help:"Export rows/s, MB/s and peak RSS from PostgreSQL, beside psql \\copy piped to gzip."`
 	Cluster benchClusterCmd `cmd:"" help:"Cross-node delivery latency and throughput of nodes on a Redis backplane, beside one node."`
+	API     benchAPICmd     `cmd:"" name:"api" help:"Sends through the management REST API to users and groups, beside the same sends from inside a hub method."`
 }
 
 type benchHubCmd struct {

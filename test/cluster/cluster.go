@@ -75,6 +75,8 @@ type Info struct {
 	Nodes     []string `json:"nodes"`
 	Redis     string   `json:"redis"`
 	JWTSecret string   `json:"jwtSecret"`
+	// AccessKey is the management API's key on every node (Endpoint=<lb>;AccessKey=…;Version=1.0;).
+	AccessKey string `json:"accessKey"`
 	Control   string   `json:"control,omitempty"`
 	Env       string   `json:"env"`
 	Schema    string   `json:"schema"`
@@ -96,6 +98,7 @@ type Cluster struct {
 	out     *lockedWriter
 	secret  string
 	signing string
+	access  string
 
 	redisMu   sync.Mutex
 	redisPort int
@@ -174,7 +177,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		return nil, err
 	}
 	out := &lockedWriter{w: cfg.Log}
-	c = &Cluster{cfg: cfg, dir: dir, out: out, secret: randomHex(32), signing: randomHex(32),
+	c = &Cluster{cfg: cfg, dir: dir, out: out, secret: randomHex(32), signing: randomHex(32), access: randomHex(32),
 		log: log.New(prefixWriter(out, "[herald-cluster] "), "", log.Ltime|log.Lmicroseconds)}
 	defer func() {
 		if err != nil {
@@ -264,7 +267,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 // newNode makes the serve node name of e on port, not started.
 func (c *Cluster) newNode(e *environment, name string, port int, second bool) *proc {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	args := append([]string{"serve", "--addr", addr, "--conformance-hub"},
+	args := append([]string{"serve", "--addr", addr, "--conformance-hub", "--hub", "orders"},
 		c.commonArgs(e, filepath.Join(c.dir, "env-"+e.name, strings.ReplaceAll(name, "/", "-")))...)
 	if !c.cfg.NodeWorkers && !second {
 		args = append(args, "--no-workers")
@@ -416,7 +419,7 @@ func (p *proc) start() error {
 	// The worker takes no JWT setting.
 	cmd.Env = append(environ(), "HERALD_SIGNING_KEY="+p.c.signing)
 	if p.addr != "" {
-		cmd.Env = append(cmd.Env, "HERALD_JWT_SECRET="+p.c.secret)
+		cmd.Env = append(cmd.Env, "HERALD_JWT_SECRET="+p.c.secret, "HERALD_ACCESS_KEY="+p.c.access)
 	}
 	proc, err := clusterenv.StartCommand(p.name, cmd)
 	if err != nil {
@@ -569,7 +572,7 @@ func (c *Cluster) Info() Info {
 	main := c.envs[0]
 	info := Info{
 		LB: "http://" + main.nginx.Addr, Redis: "127.0.0.1:" + strconv.Itoa(c.redisPort),
-		JWTSecret: c.secret, Env: main.name, Schema: main.schema, Worker: c.worker != nil,
+		JWTSecret: c.secret, AccessKey: c.access, Env: main.name, Schema: main.schema, Worker: c.worker != nil,
 		NoRedis: c.cfg.NoRedis, TempDir: c.dir, Database: redact(c.cfg.Database),
 	}
 	for _, n := range main.nodes {

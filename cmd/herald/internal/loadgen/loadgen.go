@@ -58,6 +58,12 @@ type Config struct {
 	ConnectParallelism int
 	// Logger for progress. Default slog.Default().
 	Logger *slog.Logger
+	// Token, when set, gives receiving connection i a bearer token (the user scenario's users).
+	Token func(i int) string
+	// Send, when set, sends each fan-out message instead of a hub invocation by a sending
+	// connection (the management API's REST path): method and args are the conformance hub's
+	// (SendToGroup, SendToUser).
+	Send func(ctx context.Context, method string, args []any) error
 }
 
 func (c Config) withDefaults() Config {
@@ -104,13 +110,18 @@ func connect(ctx context.Context, cfg Config, n int, setup func(i int, c *client
 	var errs []error
 	for i := range n {
 		ip := net.ParseIP(cfg.SourceIPs[i%len(cfg.SourceIPs)])
-		c, err := client.New(cfg.URLs[i%len(cfg.URLs)], client.Options{
+		opts := client.Options{
 			Protocol:  cfg.Protocol,
 			LocalAddr: &net.TCPAddr{IP: ip},
 			Logger:    slog.New(slog.DiscardHandler),
 			// Idle connections of a load test must not be dropped by timers of a busy machine.
 			ServerTimeout: 2 * time.Minute,
-		})
+		}
+		if cfg.Token != nil {
+			tok := cfg.Token(i)
+			opts.AccessToken = func(context.Context) (string, error) { return tok, nil }
+		}
+		c, err := client.New(cfg.URLs[i%len(cfg.URLs)], opts)
 		if err != nil {
 			p.close()
 			return nil, err
@@ -331,6 +342,18 @@ func Group(ctx context.Context, cfg Config) (Result, error) {
 	}, join)
 }
 
+// User measures sends to users: connection i is user u<i> (Config.Token gives its token); the
+// sender addresses the users in turn.
+func User(ctx context.Context, cfg Config) (Result, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Window == 0 {
+		cfg.Window = 256
+	}
+	return runFanout(ctx, cfg, "user", 1, func(seq int64) (string, []any) {
+		return "SendToUser", []any{fmt.Sprintf("u%d", seq%int64(cfg.Conns)), "m", payload(seq, cfg.Payload)}
+	}, nil)
+}
+
 func runFanout(ctx context.Context, cfg Config, scenario string, perMessage int, next func(seq int64) (string, []any), prepare func(context.Context, *pool) error) (Result, error) {
 	r := Result{Server: cfg.Server, Scenario: scenario, Conns: cfg.Conns}
 	f := newFanout(cfg.Window)
@@ -360,6 +383,9 @@ func runFanout(ctx context.Context, cfg Config, scenario string, perMessage int,
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
 	var seq int64
+	var inflight sync.WaitGroup
+	var restErrors atomic.Int64
+	defer inflight.Wait()
 	if cfg.Rate > 0 {
 		r.Note = fmt.Sprintf("%d msg/s offered", cfg.Rate)
 	}
@@ -375,6 +401,17 @@ func runFanout(ctx context.Context, cfg Config, scenario string, perMessage int,
 		}
 		f.arm(seq)
 		method, args := next(seq)
+		if cfg.Send != nil {
+			// The REST path: each request in its own goroutine (an HTTP client pool, as a backend's
+			// workers), the window bounding what is in flight.
+			inflight.Go(func() {
+				if err := cfg.Send(ctx, method, args); err != nil {
+					restErrors.Add(1)
+				}
+			})
+			seq++
+			continue
+		}
 		// Fire-and-forget: the window above paces the sender by deliveries, not by the round trip
 		// of its own invocations (which queue behind the fan-out on a busy server).
 		if err := sender.Send(ctx, method, args...); err != nil {
@@ -399,7 +436,8 @@ func runFanout(ctx context.Context, cfg Config, scenario string, perMessage int,
 	r.DeliveriesPerS = float64(r.Delivered) / elapsed.Seconds()
 	r.P50ms = float64(f.hist.Quantile(0.50)) / 1e6
 	r.P99ms = float64(f.hist.Quantile(0.99)) / 1e6
-	r.Errors += f.bad.Load() + seq*int64(perMessage) - r.Delivered
+	inflight.Wait()
+	r.Errors += f.bad.Load() + seq*int64(perMessage) - r.Delivered + restErrors.Load()
 	return r, nil
 }
 

@@ -196,6 +196,8 @@ func banner(info cluster.Info, cfg cluster.Config, took time.Duration) {
 	p("")
 	p("A token for a user (any user id; the nodes share the secret):")
 	p("  TOKEN=$(%s token --jwt-secret %s --user alice)", bin, info.JWTSecret)
+	p("The management API's connection string (herald send, the Go SDK):")
+	p("  export HERALD_CONNECTION_STRING='Endpoint=%s;AccessKey=%s;Version=1.0;'", info.LB, info.AccessKey)
 	p("Then, for example:")
 	p("  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" %s/api/exports -d '{\"dataset\":\"orders\",\"format\":\"csv\"}'", info.LB)
 	p("  curl -s -H \"Authorization: Bearer $TOKEN\" %s/api/tasks", info.LB)
