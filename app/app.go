@@ -128,6 +128,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	router.Map("/hubs/notifications", notifications)
 	store.SetNotifier(hubNotifier{h: notifications, log: s.log})
 	(&api.Server{Auth: a, Store: store, Exports: tasks.Exports, Log: s.log}).Register(mux)
+	mux.Handle("GET /api/openapi.json", api.OpenAPIHandler())
 	mux.Handle("GET "+storage.DefaultDownloadPath, tasks.Bucket.DownloadHandler())
 	served := map[string]*hub.Hub{NotificationsHub: notifications}
 	if cfg.ConformanceHub {
@@ -208,6 +209,12 @@ func (s *Server) mountManage(mux *Routes, router *hub.Router, bp backplane.Backp
 		}
 		served[h.Name()] = h
 	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID()
+	}
+	s.log.Info("management API on /api/hubs/{hub}/… and /api/v1/hubs/{hub}/…, serverless clients on /client/?hub=…; `herald keys` prints the connection string",
+		"access_keys", strings.Join(ids, ","), "generated", len(s.cfg.Manage.AccessKeys) == 0)
 	store, _ := bp.(backplane.Store)
 	m := &rest.Server{Hubs: served, Keys: ak, PublicURL: s.cfg.Manage.PublicURL, Store: store, Log: s.log}
 	m.Register(mux)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 )
 
 // ClientProxy sends invocations to a set of clients.
@@ -160,12 +161,28 @@ func (p *proxy) Send(ctx context.Context, method string, args ...any) error {
 			}
 			payload = encodeInvocation(json, msgpack, p.exclude, skip)
 		}
-		if _, err := p.h.bp.Publish(ctx, ch, payload); err != nil {
+		n, err := p.h.bp.Publish(ctx, ch, payload)
+		if err != nil {
 			p.h.metrics.publishErrors.Inc()
 			errs = append(errs, fmt.Errorf("publish to %s: %w", ch, err))
 		}
+		if c, ok := ctx.Value(nodeCounterKey{}).(*atomic.Int64); ok {
+			c.Add(int64(n))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+type nodeCounterKey struct{}
+
+// CountNodes returns a context whose sends (ClientProxy.Send) count the nodes that held a
+// connection of their target when the message was published, and what reads the count: 0 tells
+// a caller that nobody was there to receive it (a user with no connection, an empty group). A
+// send to several channels (Groups, Users) adds up the nodes of each; a send to All counts every
+// node. It says nothing of delivery itself: a connection may end before its message is written.
+func CountNodes(ctx context.Context) (context.Context, func() int) {
+	var c atomic.Int64
+	return context.WithValue(ctx, nodeCounterKey{}, &c), func() int { return int(c.Load()) }
 }
 
 // single is a proxy for one connection.

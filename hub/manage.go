@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -373,8 +374,33 @@ func DecodeArguments(raw []byte) ([]any, error) {
 	}
 	for i, v := range values {
 		values[i] = plainNumbers(v)
+		if !finite(values[i]) {
+			return nil, errors.New("hub: a number is out of range")
+		}
 	}
 	return values, nil
+}
+
+// finite reports whether every number in v is finite (JSON and MessagePack clients alike can read
+// it back).
+func finite(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return !math.IsInf(x, 0) && !math.IsNaN(x)
+	case []any:
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if !finite(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // storeOf is the Store a hub on backplane b keeps its shared state in.

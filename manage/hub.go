@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -191,8 +192,11 @@ func (h *Hub) UserInGroup(ctx context.Context, group, user string) (bool, error)
 
 func (h *Hub) exists(ctx context.Context, path string) (bool, error) {
 	_, err := h.c.do(ctx, http.MethodHead, path, nil, nil, nil, true)
+	// A 404 with the hosted service's "not there" codes is an answer; one for an unknown hub
+	// (Error.Hub.NotExisted) is an error.
 	var e *Error
-	if errors.As(err, &e) && e.StatusCode == http.StatusNotFound && e.Message != "unknown hub" {
+	if errors.As(err, &e) && e.StatusCode == http.StatusNotFound &&
+		(strings.HasPrefix(e.Code, "Warning.") || strings.HasPrefix(e.Code, "Info.")) {
 		return false, nil
 	}
 	return err == nil, err

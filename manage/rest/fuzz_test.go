@@ -64,7 +64,10 @@ func FuzzManagementRequest(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := httptest.NewRequest(method, u.String(), strings.NewReader(body))
+		req, err := http.NewRequest(method, u.String(), strings.NewReader(body))
+		if err != nil {
+			return
+		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, req)

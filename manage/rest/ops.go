@@ -48,7 +48,7 @@ func (s *Server) readMessage(r *http.Request) (string, []any, error) {
 	var args []any
 	if len(p.Arguments) > 0 && string(p.Arguments) != "null" {
 		if args, err = hub.DecodeArguments(p.Arguments); err != nil {
-			return "", nil, badRequest(`"arguments" must be a JSON array.`)
+			return "", nil, badRequest(`"arguments" must be a JSON array of values whose numbers fit a float64.`)
 		}
 	}
 	return p.Target, args, nil
@@ -76,7 +76,10 @@ func (s *Server) send(r *http.Request, h *hub.Hub, p params, proxy func() hub.Cl
 			return http.StatusAccepted, nil
 		}
 	}
-	if err := proxy().Send(r.Context(), target, args...); err != nil {
+	ctx, nodes := hub.CountNodes(r.Context())
+	err = proxy().Send(ctx, target, args...)
+	p.header.Set("Herald-Receiving-Nodes", strconv.Itoa(nodes()))
+	if err != nil {
 		if claim != "" {
 			// Not sent: a retry with the same key must send it.
 			_ = s.Store.Release(r.Context(), claim)

@@ -57,6 +57,9 @@ type Mux interface {
 }
 
 // hubPattern is the hosted service's hub (and application) name pattern.
+// apiVersion: the paths are 2022-06-01's, which later versions keep; any dated version is taken.
+var apiVersion = regexp.MustCompile(`^20[0-9]{2}-[0-9]{2}-[0-9]{2}(-preview)?$`)
+
 var hubPattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.\\[\\]]{0,127}$")
 
 // Register adds the API's routes to mux.
@@ -188,10 +191,8 @@ func (s *Server) handle(rt route) http.Handler {
 // key is not allowed on the hub), 404 (no such hub), 400 (a malformed hub name).
 func (s *Server) authorize(r *http.Request) (*hub.Hub, error) {
 	name := r.PathValue("hub")
-	if app := r.URL.Query().Get("application"); app != "" {
-		if !hubPattern.MatchString(app) {
-			return nil, badRequest("The application name %q is not valid: a letter, then up to 127 letters, digits or _`,.[]", app)
-		}
+	app := r.URL.Query().Get("application")
+	if app != "" {
 		name = app + "_" + name
 	}
 	tok := bearer(r)
@@ -199,6 +200,12 @@ func (s *Server) authorize(r *http.Request) (*hub.Hub, error) {
 	_, err := s.Keys.Verify(tok, name, func(aud string) bool { return auth.MatchAudience(aud, r, s.PublicURL, path, nil) })
 	if err != nil {
 		return nil, err
+	}
+	if v := r.URL.Query().Get("api-version"); v != "" && !apiVersion.MatchString(v) {
+		return nil, badRequest("api-version %q is not a version (2022-06-01).", v)
+	}
+	if app != "" && !hubPattern.MatchString(app) {
+		return nil, badRequest("The application name %q is not valid: a letter, then up to 127 letters, digits or _`,.[]", app)
 	}
 	if !hubPattern.MatchString(r.PathValue("hub")) {
 		return nil, badRequest("The hub name is not valid: a letter, then up to 127 letters, digits or _`,.[]")

@@ -355,7 +355,11 @@ func TestAuthAndBadInput(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, body)
 	resp, body = call(t, "POST", send, scoped, good)
 	require.Equal(t, http.StatusAccepted, resp.StatusCode, body)
+	require.Equal(t, "1", resp.Header.Get("Herald-Receiving-Nodes"), "gina's node got it")
 	l.waitFor(t, "m:ok")
+	resp, body = call(t, "POST", base+"/api/hubs/orders/users/nobody/:send?api-version=2022-06-01", key, good)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, body)
+	require.Equal(t, "0", resp.Header.Get("Herald-Receiving-Nodes"), "nobody is there to receive it")
 
 	resp, body = call(t, "POST", base+"/api/hubs/nosuch/:send?api-version=2022-06-01", key, good)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode, body)

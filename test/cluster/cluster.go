@@ -76,7 +76,7 @@ type Info struct {
 	Redis     string   `json:"redis"`
 	JWTSecret string   `json:"jwtSecret"`
 	// AccessKey is the management API's key on every node (Endpoint=<lb>;AccessKey=…;Version=1.0;).
-	AccessKey string `json:"accessKey"`
+	AccessKey string   `json:"accessKey"`
 	Control   string   `json:"control,omitempty"`
 	Env       string   `json:"env"`
 	Schema    string   `json:"schema"`
