@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -42,6 +44,9 @@ type Client struct {
 	cs   ConnectionString
 	opts Options
 	kid  string
+
+	tokens sync.Map // audience → cachedToken
+	cached atomic.Int64
 }
 
 // New returns a client for the server a connection string names.
@@ -138,6 +143,34 @@ func (c *Client) token(audience string, claims jwt.MapClaims, lifetime time.Dura
 	return t.SignedString([]byte(c.cs.AccessKey))
 }
 
+// requestToken is a token for a request to audience: one signed earlier for the same URL while
+// more than half of its lifetime is left (signing is most of a small call's client-side cost).
+func (c *Client) requestToken(audience string) (string, error) {
+	now := time.Now()
+	if v, ok := c.tokens.Load(audience); ok {
+		if t := v.(cachedToken); now.Before(t.renew) {
+			return t.token, nil
+		}
+	}
+	tok, err := c.token(audience, nil, c.opts.TokenLifetime)
+	if err != nil {
+		return "", err
+	}
+	if c.cached.Add(1) > maxCachedTokens {
+		c.tokens.Clear() // many URLs (a send per user): start over rather than grow
+		c.cached.Store(1)
+	}
+	c.tokens.Store(audience, cachedToken{token: tok, renew: now.Add(c.opts.TokenLifetime / 2)})
+	return tok, nil
+}
+
+const maxCachedTokens = 10000
+
+type cachedToken struct {
+	token string
+	renew time.Time
+}
+
 // do makes one call with retries; body is JSON-encoded when not nil. It returns the response's
 // status (the body read and closed) or an *Error.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, header http.Header, body any, retry bool) (int, error) {
@@ -207,7 +240,7 @@ func (c *Client) once(ctx context.Context, method, full, audience string, header
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	tok, err := c.token(audience, nil, c.opts.TokenLifetime)
+	tok, err := c.requestToken(audience)
 	if err != nil {
 		return 0, 0, &Error{Err: fmt.Errorf("sign token: %w", err)}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -25,6 +26,8 @@ type benchAPICmd struct {
 	Rate      int           `help:"Messages per second offered." default:"1000"`
 	Duration  time.Duration `help:"Measured time of each run (default 10s, 2s with --quick)."`
 	Redis     string        `help:"Redis of the clustered runs (redis://host:port/db). Default: a redis-server of the benchmark's own." placeholder:"URL"`
+	Scenarios []string      `help:"Scenarios to run." default:"user,group" enum:"user,group"`
+	Topology  []int         `help:"Node counts to run (1 and --nodes by default)." placeholder:"N,..."`
 }
 
 // Run measures the management API: the same sends to users and to groups, made through the REST
@@ -48,7 +51,7 @@ func (b *benchAPICmd) Run(ctx context.Context, logger *slog.Logger) error {
 	}
 	defer os.RemoveAll(tmp) //nolint:errcheck // a temporary directory
 	redisURL := b.Redis
-	if redisURL == "" && b.Nodes > 1 {
+	if redisURL == "" && (b.Nodes > 1 || slices.ContainsFunc(b.Topology, func(n int) bool { return n > 1 })) {
 		stop, addr, err := startRedisServer(ctx, tmp)
 		if err != nil {
 			return err
@@ -72,8 +75,12 @@ func (b *benchAPICmd) Run(ctx context.Context, logger *slog.Logger) error {
 	}
 	var results []loadgen.Result
 	failed := false
-	for _, nodes := range []int{1, b.Nodes} {
-		for _, scenario := range []string{"user", "group"} {
+	topology := b.Topology
+	if len(topology) == 0 {
+		topology = []int{1, b.Nodes}
+	}
+	for _, nodes := range topology {
+		for _, scenario := range b.Scenarios {
 			for _, rest := range []bool{false, true} {
 				name := fmt.Sprintf("%d node(s), in hub", nodes)
 				if rest {

@@ -38,20 +38,20 @@ func (s *Server) readMessage(r *http.Request) (string, []any, error) {
 		}
 		return "", nil, badRequest("The body could not be read.")
 	}
-	var p payload
-	if err := json.Unmarshal(data, &p); err != nil {
+	var msg payload
+	if err := json.Unmarshal(data, &msg); err != nil {
 		return "", nil, badRequest("%s", httpx.DescribeJSONError(err))
 	}
-	if p.Target == "" || len(p.Target) > maxTargetLen {
+	if msg.Target == "" || len(msg.Target) > maxTargetLen {
 		return "", nil, badRequest(`"target" (the client method to invoke) must have 1 to %d bytes.`, maxTargetLen)
 	}
 	var args []any
-	if len(p.Arguments) > 0 && string(p.Arguments) != "null" {
-		if args, err = hub.DecodeArguments(p.Arguments); err != nil {
+	if len(msg.Arguments) > 0 && string(msg.Arguments) != "null" {
+		if args, err = hub.DecodeArguments(msg.Arguments); err != nil {
 			return "", nil, badRequest(`"arguments" must be a JSON array of values whose numbers fit a float64.`)
 		}
 	}
-	return p.Target, args, nil
+	return msg.Target, args, nil
 }
 
 // send sends a message read from the body through proxy, once per Idempotency-Key.
@@ -89,10 +89,10 @@ func (s *Server) send(r *http.Request, h *hub.Hub, p params, proxy func() hub.Cl
 	return http.StatusAccepted, nil
 }
 
-func excluded(r *http.Request) []string { return r.URL.Query()["excluded"] }
+func excluded(p params) []string { return p.query["excluded"] }
 
 func sendAll(s *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
-	return s.send(r, h, p, func() hub.ClientProxy { return h.Clients().AllExcept(excluded(r)...) })
+	return s.send(r, h, p, func() hub.ClientProxy { return h.Clients().AllExcept(excluded(p)...) })
 }
 
 func sendUser(s *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
@@ -100,25 +100,25 @@ func sendUser(s *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
 }
 
 func sendGroup(s *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
-	return s.send(r, h, p, func() hub.ClientProxy { return h.Clients().GroupExcept(p.group, excluded(r)...) })
+	return s.send(r, h, p, func() hub.ClientProxy { return h.Clients().GroupExcept(p.group, excluded(p)...) })
 }
 
 func sendConnection(s *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
 	return s.send(r, h, p, func() hub.ClientProxy { return h.Clients().Client(p.conn) })
 }
 
-func reason(r *http.Request) string { return r.URL.Query().Get("reason") }
+func reason(p params) string { return p.query.Get("reason") }
 
-func closeAll(_ *Server, r *http.Request, h *hub.Hub, _ params) (int, error) {
-	return 0, h.Clients().AllExcept(excluded(r)...).Close(r.Context(), reason(r))
+func closeAll(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
+	return 0, h.Clients().AllExcept(excluded(p)...).Close(r.Context(), reason(p))
 }
 
 func closeUser(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
-	return 0, h.Clients().UserExcept(p.user, excluded(r)...).Close(r.Context(), reason(r))
+	return 0, h.Clients().UserExcept(p.user, excluded(p)...).Close(r.Context(), reason(p))
 }
 
 func closeGroup(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
-	return 0, h.Clients().GroupExcept(p.group, excluded(r)...).Close(r.Context(), reason(r))
+	return 0, h.Clients().GroupExcept(p.group, excluded(p)...).Close(r.Context(), reason(p))
 }
 
 func closeConnection(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
@@ -129,7 +129,7 @@ func closeConnection(_ *Server, r *http.Request, h *hub.Hub, p params) (int, err
 	if !ok {
 		return 0, notExisted("Warning.Connection.NotExisted", "No connection "+p.conn+" on this hub.")
 	}
-	return 0, h.Clients().Client(p.conn).Close(r.Context(), reason(r))
+	return 0, h.Clients().Client(p.conn).Close(r.Context(), reason(p))
 }
 
 // exists answers a check: 200, or 404 with the hosted service's code.
@@ -185,7 +185,7 @@ func removeConnectionFromAll(_ *Server, r *http.Request, h *hub.Hub, p params) (
 
 func addUserToGroup(_ *Server, r *http.Request, h *hub.Hub, p params) (int, error) {
 	ttl := hub.Forever
-	if v := r.URL.Query().Get("ttl"); v != "" {
+	if v := p.query.Get("ttl"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 || n > math.MaxInt32 {
 			return 0, badRequest("ttl must be a whole number of seconds from 0 to %d.", math.MaxInt32)

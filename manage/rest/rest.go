@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/auth"
@@ -49,6 +52,9 @@ type Server struct {
 	// MaxBodyBytes bounds a send's body. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	Log          *slog.Logger
+
+	verified sync.Map // token, host, path and hub → the token's expiry
+	cached   atomic.Int64
 }
 
 // Mux is where routes are registered (an *http.ServeMux, or a recorder of its patterns).
@@ -57,6 +63,8 @@ type Mux interface {
 }
 
 // hubPattern is the hosted service's hub (and application) name pattern.
+var emptyObject = []byte("{}\n")
+
 // apiVersion: the paths are 2022-06-01's, which later versions keep; any dated version is taken.
 var apiVersion = regexp.MustCompile(`^20[0-9]{2}-[0-9]{2}-[0-9]{2}(-preview)?$`)
 
@@ -133,6 +141,7 @@ func (s *Server) routes() []route {
 // params are a request's checked path and query values.
 type params struct {
 	user, group, conn string
+	query             url.Values  // parsed once
 	header            http.Header // the response's
 }
 
@@ -158,10 +167,11 @@ func notExisted(msCode, message string) error {
 
 func (s *Server) handle(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, err := s.authorize(r)
+		q := r.URL.Query()
+		h, err := s.authorize(r, q)
 		var p params
 		if err == nil {
-			p, err = readParams(r)
+			p, err = readParams(r, q)
 		}
 		p.header = w.Header()
 		status := 0
@@ -182,26 +192,27 @@ func (s *Server) handle(rt route) http.Handler {
 		case status == http.StatusNoContent || r.Method == http.MethodHead:
 			w.WriteHeader(status)
 		default:
-			httpx.WriteJSON(w, status, struct{}{})
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(status)
+			_, _ = w.Write(emptyObject) // the client went away: nothing to do
 		}
 	})
 }
 
 // authorize checks the request's token and returns its hub: 401 (no or a bad token), 403 (the
 // key is not allowed on the hub), 404 (no such hub), 400 (a malformed hub name).
-func (s *Server) authorize(r *http.Request) (*hub.Hub, error) {
+func (s *Server) authorize(r *http.Request, q url.Values) (*hub.Hub, error) {
 	name := r.PathValue("hub")
-	app := r.URL.Query().Get("application")
+	app := q.Get("application")
 	if app != "" {
 		name = app + "_" + name
 	}
 	tok := bearer(r)
 	path := r.URL.EscapedPath()
-	_, err := s.Keys.Verify(tok, name, func(aud string) bool { return auth.MatchAudience(aud, r, s.PublicURL, path, nil) })
-	if err != nil {
+	if err := s.verify(tok, name, r, path); err != nil {
 		return nil, err
 	}
-	if v := r.URL.Query().Get("api-version"); v != "" && !apiVersion.MatchString(v) {
+	if v := q.Get("api-version"); v != "" && !apiVersion.MatchString(v) {
 		return nil, badRequest("api-version %q is not a version (2022-06-01).", v)
 	}
 	if app != "" && !hubPattern.MatchString(app) {
@@ -227,6 +238,33 @@ func (s *Server) hubNames() []string {
 	return names
 }
 
+// verify checks a token for a request to path on hub name. A token once verified for the same
+// host, path and hub is taken again until it expires without its signature, audience and claims
+// being checked anew: backends send many requests with one token (the SDK reuses a token per URL).
+func (s *Server) verify(tok, name string, r *http.Request, path string) error {
+	cacheKey := tok + "\x00" + r.Host + "\x00" + path + "\x00" + name
+	if v, ok := s.verified.Load(cacheKey); ok && time.Now().Before(v.(time.Time)) {
+		return nil
+	}
+	claims, err := s.Keys.Verify(tok, name, func(aud string) bool { return auth.MatchAudience(aud, r, s.PublicURL, path, nil) })
+	if err != nil {
+		return err
+	}
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return nil
+	}
+	if s.cached.Add(1) > maxVerified {
+		s.verified.Clear()
+		s.cached.Store(1)
+	}
+	s.verified.Store(cacheKey, exp.Time)
+	return nil
+}
+
+// maxVerified bounds the verified-token cache; past it, it starts over.
+const maxVerified = 10000
+
 // bearer is the request's Authorization bearer token. The management API does not read tokens
 // from the query string: they would end up in logs.
 func bearer(r *http.Request) string {
@@ -237,8 +275,8 @@ func bearer(r *http.Request) string {
 	return strings.TrimSpace(tok)
 }
 
-func readParams(r *http.Request) (params, error) {
-	p := params{user: r.PathValue("user"), group: r.PathValue("group"), conn: r.PathValue("connectionId")}
+func readParams(r *http.Request, q url.Values) (params, error) {
+	p := params{user: r.PathValue("user"), group: r.PathValue("group"), conn: r.PathValue("connectionId"), query: q}
 	if r.Pattern != "" && strings.Contains(r.Pattern, "{user}") && (p.user == "" || len(p.user) > hub.MaxUserIDLength) {
 		return p, badRequest("A user id must have 1 to %d bytes.", hub.MaxUserIDLength)
 	}
@@ -248,7 +286,6 @@ func readParams(r *http.Request) (params, error) {
 	if strings.Contains(r.Pattern, "{connectionId}") && (p.conn == "" || len(p.conn) > hub.MaxConnectionIDLength) {
 		return p, badRequest("A connection id must have 1 to %d bytes.", hub.MaxConnectionIDLength)
 	}
-	q := r.URL.Query()
 	if len(q.Get("reason")) > maxReason {
 		return p, badRequest("The reason must have at most %d bytes.", maxReason)
 	}

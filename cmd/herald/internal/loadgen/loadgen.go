@@ -354,6 +354,12 @@ func User(ctx context.Context, cfg Config) (Result, error) {
 	}, nil)
 }
 
+// restSend is one message for the REST senders.
+type restSend struct {
+	method string
+	args   []any
+}
+
 func runFanout(ctx context.Context, cfg Config, scenario string, perMessage int, next func(seq int64) (string, []any), prepare func(context.Context, *pool) error) (Result, error) {
 	r := Result{Server: cfg.Server, Scenario: scenario, Conns: cfg.Conns}
 	f := newFanout(cfg.Window)
@@ -385,7 +391,25 @@ func runFanout(ctx context.Context, cfg Config, scenario string, perMessage int,
 	var seq int64
 	var inflight sync.WaitGroup
 	var restErrors atomic.Int64
-	defer inflight.Wait()
+	restQueue := make(chan restSend, cfg.Window)
+	if cfg.Send != nil {
+		// Each worker waits for its request's answer, where a hub connection's Send does not wait:
+		// enough of them that the round trip does not queue the sends.
+		for range max(cfg.Senders, 32) {
+			inflight.Go(func() {
+				for m := range restQueue {
+					if err := cfg.Send(ctx, m.method, m.args); err != nil {
+						restErrors.Add(1)
+					}
+				}
+			})
+		}
+	}
+	closeQueue := sync.OnceFunc(func() { close(restQueue) })
+	defer func() {
+		closeQueue()
+		inflight.Wait()
+	}()
 	if cfg.Rate > 0 {
 		r.Note = fmt.Sprintf("%d msg/s offered", cfg.Rate)
 	}
@@ -402,13 +426,8 @@ func runFanout(ctx context.Context, cfg Config, scenario string, perMessage int,
 		f.arm(seq)
 		method, args := next(seq)
 		if cfg.Send != nil {
-			// The REST path: each request in its own goroutine (an HTTP client pool, as a backend's
-			// workers), the window bounding what is in flight.
-			inflight.Go(func() {
-				if err := cfg.Send(ctx, method, args); err != nil {
-					restErrors.Add(1)
-				}
-			})
+			// The REST path: a pool of workers makes the requests, as a backend's would.
+			restQueue <- restSend{method, args}
 			seq++
 			continue
 		}
@@ -436,6 +455,7 @@ func runFanout(ctx context.Context, cfg Config, scenario string, perMessage int,
 	r.DeliveriesPerS = float64(r.Delivered) / elapsed.Seconds()
 	r.P50ms = float64(f.hist.Quantile(0.50)) / 1e6
 	r.P99ms = float64(f.hist.Quantile(0.99)) / 1e6
+	closeQueue()
 	inflight.Wait()
 	r.Errors += f.bad.Load() + seq*int64(perMessage) - r.Delivered + restErrors.Load()
 	return r, nil
