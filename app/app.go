@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -213,8 +214,12 @@ func (s *Server) mountManage(mux *Routes, router *hub.Router, bp backplane.Backp
 	for i, k := range keys {
 		ids[i] = k.ID()
 	}
+	from := "--access-key"
+	if len(s.cfg.Manage.AccessKeys) == 0 {
+		from = filepath.Join(s.cfg.DataDir, "access-key")
+	}
 	s.log.Info("management API on /api/hubs/{hub}/… and /api/v1/hubs/{hub}/…, serverless clients on /client/?hub=…; `herald keys` prints the connection string",
-		"access_keys", strings.Join(ids, ","), "generated", len(s.cfg.Manage.AccessKeys) == 0)
+		"access_keys", strings.Join(ids, ","), "from", from)
 	store, _ := bp.(backplane.Store)
 	m := &rest.Server{Hubs: served, Keys: ak, PublicURL: s.cfg.Manage.PublicURL, Store: store, Log: s.log}
 	m.Register(mux)

@@ -103,6 +103,20 @@ func LoadAccessKeys(cfg Config) ([]auth.AccessKey, error) {
 	return keys, nil
 }
 
+// ReadAccessKeys is LoadAccessKeys for the commands that talk to a server (herald keys, herald
+// send): without configured keys it reads the data dir's key and never generates one.
+func ReadAccessKeys(cfg Config) ([]auth.AccessKey, error) {
+	cfg = cfg.WithDefaults()
+	if len(cfg.Manage.AccessKeys) > 0 {
+		return LoadAccessKeys(cfg)
+	}
+	k, err := auth.ReadAccessKey(filepath.Join(cfg.DataDir, "access-key"))
+	if err != nil {
+		return nil, err
+	}
+	return []auth.AccessKey{k}, nil
+}
+
 // WithDefaults fills in the defaults.
 func (c Config) WithDefaults() Config {
 	if c.Addr == "" {

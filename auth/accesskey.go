@@ -62,6 +62,23 @@ func ParseAccessKey(s string) (AccessKey, error) {
 	return k, nil
 }
 
+// ReadAccessKey returns the access key kept at path; it never creates one (a command run in the
+// wrong directory must not make a key the server does not know).
+func ReadAccessKey(path string) (AccessKey, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return AccessKey{}, fmt.Errorf("no access key at %s: run where the server keeps its data (./herald-data), or pass --data-dir, --access-key or a connection string", path)
+	}
+	if err != nil {
+		return AccessKey{}, fmt.Errorf("auth: read access key: %w", err)
+	}
+	k, err := ParseAccessKey(string(data))
+	if err != nil {
+		return k, fmt.Errorf("auth: access key file %q: %w", path, err)
+	}
+	return k, nil
+}
+
 // LoadAccessKey returns the access key kept at path, generating it when the file does not exist
 // (atomically: a server and a CLI starting together end up with the same key).
 func LoadAccessKey(path string) (AccessKey, error) {

@@ -102,7 +102,7 @@ func (a *handlerApp) attached(c *conn) error {
 	h := c.h
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
-	if !h.reg.add(c, func() bool { return !c.isTornDown() }) {
+	if !h.reg.add(c, nil, func() bool { return !c.isTornDown() }) {
 		return ErrConnectionClosed
 	}
 	h.metrics.connection(c.transportName(), "none").Inc()

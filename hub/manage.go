@@ -332,8 +332,33 @@ func (h *Hub) serveUserRequest(user string, fields [][]byte) {
 	h.reply(replyTo, id, op, err, out)
 }
 
-// joinUserGroups brings a new connection into the groups its user was added to. A connection
-// that cannot learn them (the store is away) still connects; the error is logged and counted.
+// subscribeUserGroups reads the groups a new connection's user was added to and subscribes to
+// their channels, for register to index the connection in them with the handshake: a send to such
+// a group right after the client connected reaches it. A connection that cannot learn them (the
+// store is away) still connects; the error is logged and counted.
+func (h *Hub) subscribeUserGroups(c *conn) []string {
+	members, err := h.store.SetMembers(c.ctx, h.userGroupsKey(c.userID()))
+	if err != nil {
+		if c.ctx.Err() == nil {
+			h.metrics.publishErrors.Inc()
+			h.log.Warn("read the user's groups", "connection", c.id, "err", err)
+		}
+		return nil
+	}
+	groups := make([]string, 0, len(members))
+	for g := range members {
+		if err := h.subs.acquire(c.ctx, h.channel("group", g)); err != nil {
+			h.log.Warn("join the user's group", "connection", c.id, "group", g, "err", err)
+			continue
+		}
+		groups = append(groups, g)
+	}
+	return groups
+}
+
+// joinUserGroups brings a registered connection into the groups its user was added to while it
+// registered (subscribeUserGroups read them before: a membership made in between is read here,
+// and one made later reaches the connection as a request on the user's channel).
 func (h *Hub) joinUserGroups(c *conn) {
 	user := c.userID()
 	if user == "" {
@@ -360,6 +385,9 @@ func (c *conn) leaveAll() {
 	}
 }
 
+// ErrNumberRange: DecodeArguments met a number no float64 holds.
+var ErrNumberRange = errors.New("hub: a number is out of range")
+
 // DecodeArguments decodes a JSON array of arguments (a management API's body) into values the
 // hub sends in every protocol: numbers become int64 where they are whole, float64 elsewhere.
 func DecodeArguments(raw []byte) ([]any, error) {
@@ -375,7 +403,7 @@ func DecodeArguments(raw []byte) ([]any, error) {
 	for i, v := range values {
 		values[i] = plainNumbers(v)
 		if !finite(values[i]) {
-			return nil, errors.New("hub: a number is out of range")
+			return nil, ErrNumberRange
 		}
 	}
 	return values, nil

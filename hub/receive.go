@@ -212,16 +212,19 @@ func (c *conn) failHandshake(text string, err error) error {
 }
 
 // register adds a connection that completed its handshake to the indexes and subscribes to its
-// user's channel (its own channel it holds from negotiate on).
+// user's channel (its own channel it holds from negotiate on). A connection is in the groups its
+// user was added to from the moment its handshake response goes out (manage.go).
 func (h *Hub) register(c *conn) error {
 	userChannel := ""
+	var groups []string
 	if u := c.userID(); u != "" {
 		userChannel = h.channel("user", u)
 		if err := h.subs.acquire(c.ctx, userChannel); err != nil {
 			return err
 		}
+		groups = h.subscribeUserGroups(c)
 	}
-	added := h.reg.add(c, func() bool {
+	added := h.reg.add(c, groups, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.tornDown {
@@ -236,6 +239,9 @@ func (h *Hub) register(c *conn) error {
 	if !added {
 		if userChannel != "" {
 			h.subs.release(userChannel)
+		}
+		for _, g := range groups {
+			h.subs.release(h.channel("group", g))
 		}
 		return ErrConnectionClosed
 	}

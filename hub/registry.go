@@ -69,9 +69,10 @@ func (r *registry) tokens() []*conn {
 	return all
 }
 
-// add indexes c by id and user if admit, called under the registry's write lock, agrees. Nothing
-// is delivered to c between admit and the end of add: admit can queue what must come first.
-func (r *registry) add(c *conn, admit func() bool) bool {
+// add indexes c by id and user, and in groups, if admit, called under the registry's write lock,
+// agrees. Nothing is delivered to c between admit and the end of add: admit can queue what must
+// come first. The caller has subscribed to the groups' channels.
+func (r *registry) add(c *conn, groups []string, admit func() bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !admit() {
@@ -80,6 +81,14 @@ func (r *registry) add(c *conn, admit func() bool) bool {
 	r.conns[c.id] = c
 	if u := c.userID(); u != "" {
 		addMember(r.users, u, c)
+	}
+	if len(groups) > 0 {
+		set := make(map[string]struct{}, len(groups))
+		for _, g := range groups {
+			set[g] = struct{}{}
+			addMember(r.groups, g, c)
+		}
+		r.memberOf[c] = set
 	}
 	return true
 }

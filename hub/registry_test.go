@@ -28,9 +28,9 @@ func TestRegistryIndexes(t *testing.T) {
 	a, b, anon := registryConn("a", "alice"), registryConn("b", "alice"), registryConn("x", "")
 	for _, c := range []*conn{a, b, anon} {
 		r.addToken(c)
-		require.True(t, r.add(c, func() bool { return true }))
+		require.True(t, r.add(c, nil, func() bool { return true }))
 	}
-	require.False(t, r.add(registryConn("refused", "bob"), func() bool { return false }))
+	require.False(t, r.add(registryConn("refused", "bob"), nil, func() bool { return false }))
 	require.Equal(t, 3, r.count())
 	require.Same(t, a, r.conn("a"))
 	require.Same(t, a, r.byTokenOf("token-a"))

@@ -172,13 +172,13 @@ type cachedToken struct {
 }
 
 // do makes one call with retries; body is JSON-encoded when not nil. It returns the response's
-// status (the body read and closed) or an *Error.
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, header http.Header, body any, retry bool) (int, error) {
+// headers (the body read and closed) or an *Error.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, header http.Header, body any, retry bool) (http.Header, error) {
 	var payload []byte
 	if body != nil {
 		var err error
 		if payload, err = json.Marshal(body); err != nil {
-			return 0, &Error{Err: fmt.Errorf("encode body: %w", err)}
+			return nil, &Error{Err: fmt.Errorf("encode body: %w", err)}
 		}
 	}
 	q := url.Values{"api-version": {APIVersion}}
@@ -193,9 +193,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	var last error
 	for attempt := range attempts {
-		status, wait, err := c.once(ctx, method, full, target, header, payload)
+		got, wait, err := c.once(ctx, method, full, target, header, payload)
 		if err == nil {
-			return status, nil
+			return got, nil
 		}
 		last = err
 		var e *Error
@@ -209,10 +209,10 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return 0, &Error{Err: ctx.Err()}
+			return nil, &Error{Err: ctx.Err()}
 		}
 	}
-	return 0, last
+	return nil, last
 }
 
 func retryable(e *Error) bool {
@@ -225,14 +225,14 @@ func retryable(e *Error) bool {
 	return false
 }
 
-func (c *Client) once(ctx context.Context, method, full, audience string, header http.Header, payload []byte) (int, time.Duration, error) {
+func (c *Client) once(ctx context.Context, method, full, audience string, header http.Header, payload []byte) (http.Header, time.Duration, error) {
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, full, body)
 	if err != nil {
-		return 0, 0, &Error{Err: err}
+		return nil, 0, &Error{Err: err}
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
@@ -242,17 +242,17 @@ func (c *Client) once(ctx context.Context, method, full, audience string, header
 	}
 	tok, err := c.requestToken(audience)
 	if err != nil {
-		return 0, 0, &Error{Err: fmt.Errorf("sign token: %w", err)}
+		return nil, 0, &Error{Err: fmt.Errorf("sign token: %w", err)}
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
-		return 0, 0, &Error{Err: err}
+		return nil, 0, &Error{Err: err}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 400 {
-		return resp.StatusCode, 0, nil
+		return resp.Header, 0, nil
 	}
 	e := &Error{StatusCode: resp.StatusCode, Code: resp.Header.Get("x-ms-error-code"), Message: http.StatusText(resp.StatusCode)}
 	var env struct {
@@ -267,7 +267,17 @@ func (c *Client) once(ctx context.Context, method, full, audience string, header
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 		wait = time.Duration(s) * time.Second
 	}
-	return resp.StatusCode, wait, e
+	return nil, wait, e
+}
+
+// Token signs a token for a management API call to url made without the SDK (curl, another
+// language): its audience is url without its query. `herald keys --token URL` prints one.
+func (c *Client) Token(url string, lifetime time.Duration) (string, error) {
+	if lifetime <= 0 {
+		lifetime = c.opts.TokenLifetime
+	}
+	aud, _, _ := strings.Cut(url, "?")
+	return c.token(strings.TrimSuffix(aud, "/"), nil, lifetime)
 }
 
 // randomKey is an idempotency key for a send that was given none.

@@ -35,6 +35,18 @@ type SendOptions struct {
 	// server for a while (Herald: 24 h). Default: a random key per call, which makes the client's
 	// own retries safe.
 	IdempotencyKey string
+	// Result, when not nil, receives what the server said of the send.
+	Result *SendResult
+}
+
+// SendResult is what Herald says of an accepted send (the hosted service says nothing).
+type SendResult struct {
+	// ReceivingNodes is the number of nodes that held a connection of the target when the message
+	// was published (Herald-Receiving-Nodes): 0 means nobody was connected to receive it. -1 when
+	// the server did not say (a replay, or another server).
+	ReceivingNodes int
+	// Replayed: the idempotency key was used before; this send was accepted and not sent again.
+	Replayed bool
 }
 
 func (h *Hub) path(parts ...string) string {
@@ -64,7 +76,13 @@ func (h *Hub) send(ctx context.Context, path string, m Message, opts []SendOptio
 	if len(o.Excluded) > 0 {
 		q = url.Values{"excluded": o.Excluded}
 	}
-	_, err := h.c.do(ctx, http.MethodPost, path, q, http.Header{"Idempotency-Key": {key}}, m, true)
+	got, err := h.c.do(ctx, http.MethodPost, path, q, http.Header{"Idempotency-Key": {key}}, m, true)
+	if o.Result != nil && err == nil {
+		*o.Result = SendResult{ReceivingNodes: -1, Replayed: got.Get("Idempotent-Replayed") == "true"}
+		if n, perr := strconv.Atoi(got.Get("Herald-Receiving-Nodes")); perr == nil {
+			o.Result.ReceivingNodes = n
+		}
+	}
 	return err
 }
 

@@ -26,20 +26,31 @@ func (f manageFlags) manage(publicURL string) app.ManageConfig {
 
 // keysCmd prints the connection strings of the management API.
 type keysCmd struct {
-	Endpoint  string   `help:"The server's URL as the backends reach it." default:"http://127.0.0.1:8080"`
-	DataDir   string   `name:"data-dir" help:"Where Herald keeps its embedded state (the generated access key)." default:"${jobs_data_dir}" type:"path"`
-	AccessKey []string `name:"access-key" sep:"none" help:"The server's --access-key values (default: the key generated in the data dir)." placeholder:"KEY"`
+	Endpoint  string        `help:"The server's URL as the backends reach it." default:"http://127.0.0.1:8080"`
+	Token     string        `help:"Print a bearer token for this management API URL instead (its audience is the URL without the query), for curl." placeholder:"URL"`
+	Lifetime  time.Duration `help:"Lifetime of the --token." default:"1h"`
+	DataDir   string        `name:"data-dir" help:"Where Herald keeps its embedded state (the generated access key)." default:"${jobs_data_dir}" type:"path"`
+	AccessKey []string      `name:"access-key" sep:"none" help:"The server's --access-key values (default: the key generated in the data dir)." placeholder:"KEY"`
 }
 
 func (k *keysCmd) Run() error {
-	keys, err := app.LoadAccessKeys(app.Config{DataDir: k.DataDir, Manage: app.ManageConfig{AccessKeys: k.AccessKey}})
+	keys, err := app.ReadAccessKeys(app.Config{DataDir: k.DataDir, Manage: app.ManageConfig{AccessKeys: k.AccessKey}})
 	if err != nil {
 		return err
 	}
 	for _, key := range keys {
 		cs := manage.ConnectionString{Endpoint: strings.TrimRight(k.Endpoint, "/"), AccessKey: key.Value, Version: "1.0"}
-		if _, err := manage.ParseConnectionString(cs.String()); err != nil {
+		c, err := manage.New(cs.String())
+		if err != nil {
 			return err
+		}
+		if k.Token != "" {
+			tok, err := c.Token(k.Token, k.Lifetime)
+			if err != nil {
+				return err
+			}
+			fmt.Println(tok)
+			return nil // signed with the first key: the one to hand out
 		}
 		fmt.Println(cs.String())
 	}
@@ -73,7 +84,7 @@ func (s *sendCmd) Run(ctx context.Context) error {
 	}
 	cs := s.ConnectionString
 	if cs == "" {
-		keys, err := app.LoadAccessKeys(app.Config{DataDir: s.DataDir})
+		keys, err := app.ReadAccessKeys(app.Config{DataDir: s.DataDir})
 		if err != nil {
 			return err
 		}
@@ -87,7 +98,8 @@ func (s *sendCmd) Run(ctx context.Context) error {
 	defer cancel()
 	h := c.Hub(s.Hub)
 	m := manage.Message{Target: s.Target, Arguments: args}
-	opts := manage.SendOptions{Excluded: s.Exclude, IdempotencyKey: s.IdempotencyKey}
+	var result manage.SendResult
+	opts := manage.SendOptions{Excluded: s.Exclude, IdempotencyKey: s.IdempotencyKey, Result: &result}
 	switch {
 	case s.All:
 		err = h.SendToAll(ctx, m, opts)
@@ -101,7 +113,16 @@ func (s *sendCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stderr, "sent")
+	switch {
+	case result.Replayed:
+		fmt.Fprintln(os.Stderr, "accepted, not sent again: this idempotency key was used before")
+	case result.ReceivingNodes == 0:
+		fmt.Fprintln(os.Stderr, "sent, but nobody was connected to receive it")
+	case result.ReceivingNodes > 0:
+		fmt.Fprintf(os.Stderr, "sent (%d node(s) held a receiver)\n", result.ReceivingNodes)
+	default:
+		fmt.Fprintln(os.Stderr, "sent")
+	}
 	return nil
 }
 

@@ -20,13 +20,15 @@ type payload struct {
 	Arguments json.RawMessage `json:"arguments"`
 }
 
+var binaryTypes = map[string]bool{"application/x-msgpack": true, "application/msgpack": true, "application/octet-stream": true}
+
 // readMessage reads and checks a send's body.
 func (s *Server) readMessage(r *http.Request) (string, []any, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && mt != "text/json") {
-			return "", nil, &apiError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", msCode: "Error.Request.Invalid",
-				message: "The body must be JSON (Content-Type: application/json); Herald does not take MessagePack bodies."}
-		}
+	// The hosted service also takes MessagePack bodies; Herald takes JSON, whatever the type says
+	// (curl -d sends a form type), and refuses only the binary types.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && binaryTypes[mt] {
+		return "", nil, &apiError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", msCode: "Error.Request.Invalid",
+			message: "The body must be JSON (" + mt + " bodies are not supported)."}
 	}
 	body := http.MaxBytesReader(nil, r.Body, s.MaxBodyBytes)
 	data, err := io.ReadAll(body)
@@ -48,7 +50,10 @@ func (s *Server) readMessage(r *http.Request) (string, []any, error) {
 	var args []any
 	if len(msg.Arguments) > 0 && string(msg.Arguments) != "null" {
 		if args, err = hub.DecodeArguments(msg.Arguments); err != nil {
-			return "", nil, badRequest(`"arguments" must be a JSON array of values whose numbers fit a float64.`)
+			if errors.Is(err, hub.ErrNumberRange) {
+				return "", nil, badRequest(`"arguments" holds a number out of range (it must fit a float64).`)
+			}
+			return "", nil, badRequest(`"arguments" must be a JSON array.`)
 		}
 	}
 	return msg.Target, args, nil
