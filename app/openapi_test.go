@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -28,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/app"
+	"github.com/heraldhq/herald/test/heraldtest"
 )
 
 // The OpenAPI document at /api/openapi.json must be a valid OpenAPI 3.1 document whose operations
@@ -39,7 +39,7 @@ func TestOpenAPI(t *testing.T) {
 	// management API (with a generated access key). No workers: the tasks the test starts need not
 	// run, and the server stops at once.
 	cfg := app.Config{DataDir: t.TempDir(), NoWorkers: true}
-	srv, base := serveForOpenAPI(t, cfg)
+	srv, base := heraldtest.Serve(t, cfg)
 
 	resp, err := http.Get(base + "/api/openapi.json")
 	require.NoError(t, err)
@@ -226,34 +226,6 @@ func TestOpenAPI(t *testing.T) {
 		}
 		require.Greater(t, seen, 40)
 	})
-}
-
-// serveForOpenAPI serves a Herald built with cfg on a loopback port, as setup does, and returns
-// the server too.
-func serveForOpenAPI(t *testing.T, cfg app.Config) (*app.Server, string) {
-	t.Helper()
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := app.New(ctx, cfg)
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	base := "http://" + ln.Addr().String()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 5*time.Second, 10*time.Millisecond)
-	return srv, base
 }
 
 // checkOpenAPI validates an OpenAPI 3.1 document: against the OpenAPI 3.1 JSON Schema (by

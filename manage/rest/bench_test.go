@@ -1,8 +1,6 @@
 package rest
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,26 +8,13 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/heraldhq/herald/auth"
-	"github.com/heraldhq/herald/backplane"
-	"github.com/heraldhq/herald/hub"
 )
 
 // BenchmarkSendToUser is the server's cost of one REST send (token check, body, publish) with no
 // receiver, beside the same send through the hub's Clients API.
 func BenchmarkSendToUser(b *testing.B) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	bp := backplane.NewMemory()
-	h, err := hub.New("orders", hub.Options{Backplane: bp, Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	const secret = "bench-access-key-0123456789abcdef0123456789"
-	keys, _ := auth.NewAccessKeys(auth.AccessKey{Value: secret})
-	s := &Server{Hubs: map[string]*hub.Hub{"orders": h}, Keys: keys, Store: bp, Log: quiet}
-	mux := http.NewServeMux()
-	s.Register(mux)
+	mux, h := newTestMux(b)
+	const secret = testSecret
 	url := "http://herald.test/api/hubs/orders/users/alice/:send"
 	tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"aud": url, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
 	body := `{"target":"m","arguments":["` + strings.Repeat("x", 100) + `"]}`

@@ -1,8 +1,6 @@
 package rest
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,29 +9,13 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/heraldhq/herald/auth"
-	"github.com/heraldhq/herald/backplane"
-	"github.com/heraldhq/herald/hub"
 )
 
 // FuzzManagementRequest sends the API whatever method, path, query and body, with a valid token
 // for the URL: it must answer with a status of the API's contract, never a 500 or a panic.
 func FuzzManagementRequest(f *testing.F) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	bp := backplane.NewMemory()
-	h, err := hub.New("orders", hub.Options{Backplane: bp, Logger: quiet})
-	if err != nil {
-		f.Fatal(err)
-	}
-	const secret = "fuzz-access-key-0123456789abcdef0123456789"
-	keys, err := auth.NewAccessKeys(auth.AccessKey{Value: secret})
-	if err != nil {
-		f.Fatal(err)
-	}
-	s := &Server{Hubs: map[string]*hub.Hub{"orders": h}, Keys: keys, Store: bp, Log: quiet}
-	mux := http.NewServeMux()
-	s.Register(mux)
+	mux, _ := newTestMux(f)
+	const secret = testSecret
 	for _, seed := range []struct{ method, path, query, body string }{
 		{"POST", "/api/hubs/orders/:send", "api-version=2022-06-01", `{"target":"m","arguments":[1,"a",{"b":null}]}`},
 		{"POST", "/api/hubs/orders/users/alice/:send", "", `{"target":"m"}`},

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/app"
 	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/manage"
+	"github.com/heraldhq/herald/test/heraldtest"
 )
 
 const (
@@ -26,12 +26,10 @@ const (
 	scoped   = "scoped-access-key-0123456789abcdef012345678@orders"
 )
 
-// herald serves a Herald on a loopback port with the given config and returns its base URL.
+// herald serves a Herald on a loopback port with the given config (the orders hub and the test
+// keys by default) and returns its base URL.
 func herald(t *testing.T, cfg app.Config) string {
 	t.Helper()
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
 	if cfg.Manage.AccessKeys == nil {
 		cfg.Manage.AccessKeys = []string{key, scoped}
 	}
@@ -39,27 +37,7 @@ func herald(t *testing.T, cfg app.Config) string {
 		cfg.Manage.Hubs = []string{"orders"}
 	}
 	cfg.NoWorkers = true
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := app.New(ctx, cfg)
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	base := "http://" + ln.Addr().String()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 5*time.Second, 10*time.Millisecond)
+	_, base := heraldtest.Serve(t, cfg)
 	return base
 }
 
