@@ -110,7 +110,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux := &Routes{ServeMux: http.NewServeMux()}
 	s.routes = mux
 	// Hub paths match in any letter case, as ASP.NET Core's routing; the rest goes to mux.
-	router := hub.NewRouter(mux)
+	// What no route serves gets the JSON error: 404, or 405 for a path other methods serve.
+	router := hub.NewRouter(httpx.NotFound(mux.ServeMux))
 	metrics := hub.NewMetrics(s.registry)
 	bp, err := OpenBackplane(ctx, cfg.Cluster, s.registry, s.log)
 	if err != nil {
@@ -161,9 +162,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		httpx.WriteError(w, http.StatusNotFound, "not_found", "No such endpoint.")
-	})
 	s.handler = httpx.CORS(cfg.CORSOrigins, router)
 	built = true
 	return s, nil

@@ -97,3 +97,46 @@ func jsonKind(t reflect.Type) string {
 	}
 	return "another kind of value"
 }
+
+// NotFound serves mux, answering what matches no route with the JSON error envelope: 404
+// not_found, or 405 method_not_allowed (with its Allow header) for a path that other methods
+// serve. The plain-text replies of http.ServeMux are replaced.
+func NotFound(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(&jsonRefusal{w: w}, r)
+	})
+}
+
+// jsonRefusal turns the ServeMux's plain-text 404 or 405 into the JSON envelope.
+type jsonRefusal struct {
+	w       http.ResponseWriter
+	written bool
+}
+
+func (j *jsonRefusal) Header() http.Header { return j.w.Header() }
+
+func (j *jsonRefusal) WriteHeader(status int) {
+	if j.written {
+		return
+	}
+	j.written = true
+	j.w.Header().Del("Content-Type")
+	j.w.Header().Del("X-Content-Type-Options")
+	if status == http.StatusMethodNotAllowed {
+		WriteError(j.w, status, "method_not_allowed", "This endpoint does not take that method; see the Allow header.")
+		return
+	}
+	WriteError(j.w, http.StatusNotFound, "not_found", "No such endpoint.")
+}
+
+func (j *jsonRefusal) Write(b []byte) (int, error) {
+	if !j.written {
+		j.WriteHeader(http.StatusNotFound)
+	}
+	return len(b), nil // the ServeMux's text is dropped
+}

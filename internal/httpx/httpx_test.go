@@ -48,3 +48,30 @@ type stringBody struct{ *strings.Reader }
 func (stringBody) Close() error { return nil }
 
 func readCloser(s string) stringBody { return stringBody{strings.NewReader(s)} }
+
+func TestNotFoundAndMethodNotAllowedAreJSON(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /things/{id}", func(w http.ResponseWriter, _ *http.Request) { WriteJSON(w, 200, map[string]string{"ok": "1"}) })
+	h := NotFound(mux)
+	for _, c := range []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{"GET", "/things/1", 200, "", ""},
+		{"GET", "/nothing", 404, "not_found", ""},
+		{"DELETE", "/things/1", 405, "method_not_allowed", "GET, HEAD"},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(c.method, c.path, nil))
+		require.Equal(t, c.status, rec.Code, c.path)
+		if c.code == "" {
+			continue
+		}
+		require.Equal(t, "application/json; charset=utf-8", rec.Header().Get("Content-Type"))
+		var body ErrorBody
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
+		require.Equal(t, c.code, body.Error.Code)
+		require.Equal(t, c.allow, rec.Header().Get("Allow"))
+	}
+}
