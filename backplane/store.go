@@ -27,6 +27,9 @@ type Store interface {
 	Claim(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	// Release drops a claim, so that key can be claimed again (what it guarded failed).
 	Release(ctx context.Context, key string) error
+	// Extend sets the time a claim has left to ttl (a claim taken short while its work runs is
+	// kept long once the work is done); a claim that has expired stays expired.
+	Extend(ctx context.Context, key string, ttl time.Duration) error
 }
 
 // memoryState is a Bus's Store: maps under the bus's lock.
@@ -106,6 +109,16 @@ func (m *Memory) Claim(ctx context.Context, key string, ttl time.Duration) (bool
 		claimed = true
 	})
 	return claimed, err
+}
+
+// Extend implements Store.
+func (m *Memory) Extend(ctx context.Context, key string, ttl time.Duration) error {
+	return m.state(ctx, func(s *memoryState) {
+		now := time.Now()
+		if exp, ok := s.claims[key]; ok && exp.After(now) {
+			s.claims[key] = now.Add(ttl)
+		}
+	})
 }
 
 // Release implements Store.

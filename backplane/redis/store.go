@@ -95,6 +95,17 @@ func (b *Backplane) SetMembers(ctx context.Context, key string) (map[string]time
 	return out, nil
 }
 
+// Extend implements backplane.Store.
+func (b *Backplane) Extend(ctx context.Context, key string, ttl time.Duration) error {
+	if b.isClosed() {
+		return ErrClosed
+	}
+	if err := b.client.PExpire(ctx, b.key(key), ttl).Err(); err != nil {
+		return fmt.Errorf("redis store: extend: %w", err)
+	}
+	return nil
+}
+
 // Release implements backplane.Store.
 func (b *Backplane) Release(ctx context.Context, key string) error {
 	if b.isClosed() {

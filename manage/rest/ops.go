@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -71,8 +72,10 @@ func (s *Server) send(r *http.Request, h *hub.Hub, p params, proxy func() hub.Cl
 	}
 	claim := ""
 	if key != "" && s.Store != nil {
+		// Claimed short first: a node that dies before it has sent leaves a claim that expires
+		// soon, so the backend's retry sends; once sent, the claim is kept for IdempotencyTTL.
 		claim = h.Name() + ":idem:" + key
-		fresh, err := s.Store.Claim(r.Context(), claim, IdempotencyTTL)
+		fresh, err := s.Store.Claim(r.Context(), claim, pendingTTL)
 		if err != nil {
 			return 0, err
 		}
@@ -87,9 +90,15 @@ func (s *Server) send(r *http.Request, h *hub.Hub, p params, proxy func() hub.Cl
 	if err != nil {
 		if claim != "" {
 			// Not sent: a retry with the same key must send it.
-			_ = s.Store.Release(r.Context(), claim)
+			_ = s.Store.Release(context.WithoutCancel(r.Context()), claim)
 		}
 		return 0, err
+	}
+	if claim != "" {
+		if err := s.Store.Extend(context.WithoutCancel(r.Context()), claim, IdempotencyTTL); err != nil {
+			// Sent; only a retry after pendingTTL would send it again.
+			s.Log.Warn("management API: keep an idempotency key", "err", err)
+		}
 	}
 	return http.StatusAccepted, nil
 }

@@ -31,10 +31,12 @@ const (
 	DefaultMaxBodyBytes = 1 << 20
 	// IdempotencyTTL is how long a send's Idempotency-Key is remembered.
 	IdempotencyTTL = 24 * time.Hour
-	maxKeyLength   = 255
-	maxReason      = 1024
-	maxExcluded    = 1000
-	maxTargetLen   = 1024
+	// pendingTTL is how long a key is held while its send is being made.
+	pendingTTL   = 30 * time.Second
+	maxKeyLength = 255
+	maxReason    = 1024
+	maxExcluded  = 1000
+	maxTargetLen = 1024
 	// callTimeout bounds one operation on the cluster.
 	callTimeout = 10 * time.Second
 )
