@@ -51,10 +51,12 @@ func (s *Server) Register(mux Mux) {
 
 type handler func(w http.ResponseWriter, r *http.Request, id *auth.Identity)
 
-// authed authenticates the request: 401 with the JSON error when it carries no valid token.
+// authed authenticates the request: 401 with the JSON error when it carries no valid token. Its
+// replies are the user's own (tasks carry signed download links): no cache keeps them.
 func (s *Server) authed(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := s.Auth.Authenticate(r)
+		w.Header().Set("Cache-Control", "no-store")
+		id, err := s.Auth.AuthenticateHeader(r)
 		if err != nil {
 			auth.WriteError(w, err)
 			return

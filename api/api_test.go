@@ -268,3 +268,33 @@ func TestExports(t *testing.T) {
 	require.Equal(t, "queued", body["state"])
 	require.Equal(t, "Export of Orders (CSV, gzip)", body["title"])
 }
+
+// TestTokensOnlyInTheHeader: the REST API takes no token from the query string (it would land in
+// logs and Referer headers), and says so.
+func TestTokensOnlyInTheHeader(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	alice := f.token(t, "alice")
+	status, body := f.do(t, "GET", "/api/tasks?access_token="+alice, "", "")
+	require.Equal(t, http.StatusUnauthorized, status)
+	code, message := errorOf(t, body)
+	require.Equal(t, auth.CodeTokenMissing, code)
+	require.Contains(t, message, "Authorization header")
+	status, _ = f.do(t, "GET", "/api/tasks", alice, "")
+	require.Equal(t, http.StatusOK, status)
+}
+
+// TestRepliesAreNotCached: task replies carry signed links, and every reply is a user's own.
+func TestRepliesAreNotCached(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	alice := f.token(t, "alice")
+	for _, path := range []string{"/api/tasks", "/api/tasks/" + f.demoTask(t, alice), "/api/notifications", "/api/datasets"} {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer "+alice)
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusOK, rec.Code, path)
+		require.Equal(t, "no-store", rec.Header().Get("Cache-Control"), path)
+	}
+}

@@ -102,15 +102,33 @@ func (a *Authenticator) Close() {
 // the access_token query parameter, where browsers' WebSockets and SSE must put it. It returns ""
 // when there is none.
 func Token(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			if tok = strings.TrimSpace(tok); tok != "" {
-				return tok
-			}
-		}
+	if tok := headerToken(r); tok != "" {
+		return tok
 	}
 	return r.URL.Query().Get("access_token")
+}
+
+// headerToken is the bearer token of the Authorization header, "" when there is none.
+func headerToken(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(tok)
+	}
+	return ""
+}
+
+// AuthenticateHeader is Authenticate reading the token from the Authorization header only: what
+// the REST API takes, so that tokens stay out of URLs (logs, Referer headers). The hubs'
+// transports, which browsers cannot give a header (WebSockets, event streams), use Authenticate.
+func (a *Authenticator) AuthenticateHeader(r *http.Request) (*Identity, error) {
+	if r.URL.Query().Has("access_token") && r.Header.Get("Authorization") == "" {
+		return nil, &Error{Code: CodeTokenMissing, Message: "The REST API takes the token in the Authorization header only (Bearer), not in the query string."}
+	}
+	tok := headerToken(r)
+	if tok == "" {
+		return nil, ErrNoToken
+	}
+	return a.parse(r.Context(), tok)
 }
 
 // Authenticate returns the identity of a request. It returns ErrNoToken when the request carries

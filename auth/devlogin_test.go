@@ -78,6 +78,8 @@ func TestDevLoginBadInput(t *testing.T) {
 		{"LongUser", http.MethodPost, `{"user":"` + strings.Repeat("u", MaxDevUserIDLen+1) + `"}`, http.StatusBadRequest, "invalid_user"},
 		{"ControlUser", http.MethodPost, `{"user":"al\nice"}`, http.StatusBadRequest, "invalid_user"},
 		{"NulUser", http.MethodPost, `{"user":"al\u0000ice"}`, http.StatusBadRequest, "invalid_user"},
+		{"BidiUser", http.MethodPost, `{"user":"alice\u202Eecila"}`, http.StatusBadRequest, "invalid_user"},
+		{"IsolateUser", http.MethodPost, `{"user":"\u2067bob"}`, http.StatusBadRequest, "invalid_user"},
 		{"EmptyRole", http.MethodPost, `{"user":"alice","roles":[""]}`, http.StatusBadRequest, "invalid_roles"},
 		{"TooLarge", http.MethodPost, `{"user":"alice","pad":"` + strings.Repeat("x", maxDevLoginBody) + `"}`, http.StatusRequestEntityTooLarge, "body_too_large"},
 	} {

@@ -132,6 +132,10 @@ func checkName(s string, max int) error {
 		return fmt.Errorf("is longer than %d characters", max)
 	case strings.ContainsFunc(s, unicode.IsControl):
 		return fmt.Errorf("contains control characters")
+	case strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }):
+		// U+202E and its kin reorder what a page or a log shows: "alice‮ecila" reads as
+		// another user's name.
+		return fmt.Errorf("contains bidirectional control characters")
 	case strings.TrimSpace(s) != s:
 		return fmt.Errorf("starts or ends with white space")
 	}

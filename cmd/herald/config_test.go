@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/stretchr/testify/require"
@@ -72,4 +73,13 @@ func TestFlagDefaultsAreThePackagesDefaults(t *testing.T) {
 	require.Equal(t, jobs.Config{}.WithDefaults(), c.Serve.jobs("", nil).WithDefaults())
 	require.Equal(t, export.DefaultLinkTTL, c.Serve.LinkTTL)
 	require.Equal(t, export.DefaultRetentionEvery, c.Serve.RetentionEvery)
+}
+
+func TestJWTLeewayAndAccessKeys(t *testing.T) {
+	c := parse(t, "", map[string]string{"HERALD_ACCESS_KEY": "k3y-0123456789abcdef0123456789abcdef@a,b"},
+		"serve", "--jwt-leeway", "5s", "--hub", "orders,billing")
+	require.Equal(t, 5*time.Second, c.Serve.config().Leeway)
+	require.Equal(t, []string{"k3y-0123456789abcdef0123456789abcdef@a,b"}, c.Serve.AccessKey, "a key's hub list is not split")
+	require.Equal(t, []string{"orders", "billing"}, c.Serve.Hubs)
+	require.Equal(t, 30*time.Second, parse(t, "", nil, "serve").Serve.config().Leeway)
 }

@@ -20,6 +20,7 @@ type authFlags struct {
 	JWTRoleClaim     string        `name:"jwt-role-claim" help:"Claim holding the roles." default:"roles"`
 	JWTIssuer        string        `name:"jwt-issuer" help:"Required issuer (iss), if set."`
 	JWTAudience      string        `name:"jwt-audience" help:"Required audience (aud), if set."`
+	JWTLeeway        time.Duration `name:"jwt-leeway" help:"Clock skew allowed on a token's exp and nbf (0: the default; negative: none)." default:"30s"`
 	DataDir          string        `name:"data-dir" help:"Where Herald keeps its embedded state (database, exports, dev secret)." default:"${jobs_data_dir}" type:"path"`
 	TokenTTL         time.Duration `name:"token-ttl" help:"Lifetime of minted tokens." default:"24h"`
 }
@@ -28,6 +29,7 @@ func (f authFlags) config() auth.Config {
 	return auth.Config{
 		Secret: f.JWTSecret, PublicKeyFile: f.JWTPublicKeyFile, JWKSURL: f.JWKSURL,
 		UserClaim: f.JWTUserClaim, RoleClaim: f.JWTRoleClaim, Issuer: f.JWTIssuer, Audience: f.JWTAudience,
+		Leeway:   f.JWTLeeway,
 		TokenTTL: f.TokenTTL,
 	}
 }

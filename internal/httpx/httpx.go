@@ -35,8 +35,12 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
+	// Not HTML-escaped: a signed link's "&" must stay "&", or a URL copied from the output fails.
+	// The replies are application/json with nosniff, never HTML.
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
 	// The status line is out: a failed write means the client went away; nothing more to do.
-	_ = json.NewEncoder(w).Encode(v)
+	_ = enc.Encode(v)
 }
 
 // DescribeJSONError turns an error of encoding/json's Decoder into a sentence for the client that

@@ -75,3 +75,10 @@ func TestNotFoundAndMethodNotAllowedAreJSON(t *testing.T) {
 		require.Equal(t, c.allow, rec.Header().Get("Allow"))
 	}
 }
+
+// TestJSONKeepsAmpersands: a signed link in a reply can be copied from curl's output as it is.
+func TestJSONKeepsAmpersands(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteJSON(rec, 200, map[string]string{"downloadUrl": "/api/downloads/x?expires=1&name=a<b>&sig=z"})
+	require.Equal(t, `{"downloadUrl":"/api/downloads/x?expires=1&name=a<b>&sig=z"}`+"\n", rec.Body.String())
+}
