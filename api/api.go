@@ -155,6 +155,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, example string) b
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			httpx.WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large", httpx.DescribeJSONError(err))
+			return false
+		}
 		httpx.WriteError(w, http.StatusBadRequest, "invalid_body", httpx.DescribeJSONError(err)+" The body must be JSON like "+example+".")
 		return false
 	}

@@ -189,10 +189,11 @@ func TestDemoTaskBodies(t *testing.T) {
 		code   string
 		text   string
 	}{
-		`{"steps":`:                  {http.StatusBadRequest, "invalid_body", "The body is not valid JSON."},
-		`{"steps":3,"speed":1}`:      {http.StatusBadRequest, "invalid_body", `Unknown field "speed".`},
-		`{"steps":"three"}`:          {http.StatusBadRequest, "invalid_body", `"steps" must be a whole number, not a string.`},
-		`{"steps":3} {"steps":4}`:    {http.StatusBadRequest, "invalid_body", "The body must hold one JSON object."},
+		`{"steps":`:               {http.StatusBadRequest, "invalid_body", "The body is not valid JSON."},
+		`{"steps":3,"speed":1}`:   {http.StatusBadRequest, "invalid_body", `Unknown field "speed".`},
+		`{"steps":"three"}`:       {http.StatusBadRequest, "invalid_body", `"steps" must be a whole number, not a string.`},
+		`{"steps":3} {"steps":4}`: {http.StatusBadRequest, "invalid_body", "The body must hold one JSON object."},
+		`{"steps":3,"pad":"` + strings.Repeat("x", 70<<10) + `"}`: {http.StatusRequestEntityTooLarge, "body_too_large", "The body is larger than 65536 bytes."},
 		`{"steps":0}`:                {http.StatusUnprocessableEntity, "invalid_parameters", `"steps" must be between 1 and 10000.`},
 		`{"steps":3,"stepMs":-1}`:    {http.StatusUnprocessableEntity, "invalid_parameters", `"stepMs" must be between 0 and 60000.`},
 		`{"steps":3,"failAtStep":9}`: {http.StatusUnprocessableEntity, "invalid_parameters", `"failAtStep" must be between 0 and "steps".`},

@@ -228,6 +228,13 @@ func classify(err error) *Error {
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		return &Error{Code: CodeTokenNotYetValid, Message: "The token is not valid yet (nbf).", Err: err}
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		// The library names the missing claim only in its text ("iss claim is required").
+		switch text := err.Error(); {
+		case strings.Contains(text, "iss claim"):
+			return invalid("The token has no issuer (iss), which this server requires.", err)
+		case strings.Contains(text, "aud claim"):
+			return invalid("The token has no audience (aud), which this server requires.", err)
+		}
 		return invalid("The token has no expiry (exp).", err)
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
 		return invalid("The token's issuer (iss) is not accepted.", err)

@@ -171,13 +171,14 @@ func TestIssuerAudience(t *testing.T) {
 		name string
 		c    jwt.MapClaims
 		ok   bool
+		says string // what the refusal's message names
 	}{
-		{"Match", claims("u", "iss", "https://idp.example", "aud", "herald"), true},
-		{"AudArray", claims("u", "iss", "https://idp.example", "aud", []string{"other", "herald"}), true},
-		{"WrongIssuer", claims("u", "iss", "https://evil.example", "aud", "herald"), false},
-		{"NoIssuer", claims("u", "aud", "herald"), false},
-		{"WrongAudience", claims("u", "iss", "https://idp.example", "aud", "other"), false},
-		{"NoAudience", claims("u", "iss", "https://idp.example"), false},
+		{"Match", claims("u", "iss", "https://idp.example", "aud", "herald"), true, ""},
+		{"AudArray", claims("u", "iss", "https://idp.example", "aud", []string{"other", "herald"}), true, ""},
+		{"WrongIssuer", claims("u", "iss", "https://evil.example", "aud", "herald"), false, "issuer (iss)"},
+		{"NoIssuer", claims("u", "aud", "herald"), false, "no issuer (iss)"},
+		{"WrongAudience", claims("u", "iss", "https://idp.example", "aud", "other"), false, "audience (aud)"},
+		{"NoAudience", claims("u", "iss", "https://idp.example"), false, "no audience (aud)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -187,6 +188,9 @@ func TestIssuerAudience(t *testing.T) {
 				return
 			}
 			requireCode(t, err, CodeTokenInvalid)
+			var ae *Error
+			require.ErrorAs(t, err, &ae)
+			require.Contains(t, ae.Message, tc.says, "a token missing iss or aud is not told about exp")
 		})
 	}
 
