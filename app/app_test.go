@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/heraldhq/herald/app"
+	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/hub"
 	"github.com/heraldhq/herald/test/heraldtest"
 )
@@ -141,4 +142,23 @@ func TestBadConfig(t *testing.T) {
 	cfg.Auth.Secret = "short"
 	_, err = app.New(context.Background(), cfg)
 	require.Error(t, err)
+}
+
+func TestDevModeNeedsDevOffLoopback(t *testing.T) {
+	t.Parallel()
+	_, err := app.New(context.Background(), app.Config{Addr: "0.0.0.0:0", DataDir: t.TempDir()})
+	require.ErrorContains(t, err, "needs --dev")
+	_, err = app.New(context.Background(), app.Config{Addr: ":8080", DataDir: t.TempDir()})
+	require.ErrorContains(t, err, "needs --dev")
+	for _, cfg := range []app.Config{
+		{Addr: "0.0.0.0:0", Dev: true},
+		{Addr: "[::1]:0"},
+		{Addr: "localhost:0"},
+		{Addr: "0.0.0.0:0", Auth: auth.Config{Secret: strings.Repeat("s", 32)}},
+	} {
+		cfg.DataDir, cfg.NoWorkers = t.TempDir(), true
+		srv, err := app.New(context.Background(), cfg)
+		require.NoError(t, err, cfg.Addr)
+		require.NoError(t, srv.Close())
+	}
 }

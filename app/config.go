@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -29,6 +30,9 @@ type Config struct {
 	ConformanceHub bool
 	// Auth configures JWT validation. With no secret, key or JWKS URL Herald runs in dev mode.
 	Auth auth.Config
+	// Dev allows dev mode on an address that is not loopback (dev mode gives anyone who can
+	// reach Herald a token for any user).
+	Dev bool
 	// CORSOrigins are the browser origins allowed to call Herald (patterns; "*" for any).
 	CORSOrigins []string
 	// Hub holds the limits and timers of every hub (see hub.Options; zero fields take the hub's
@@ -157,6 +161,9 @@ func (c Config) validate() error {
 	if err := c.Cluster.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.Auth.DevMode() && !c.Dev && !loopback(c.Addr) {
+		errs = append(errs, fmt.Errorf("dev mode (no --jwt-secret, --jwt-public-key-file or --jwks-url) gives anyone who reaches %s a token for any user: on an address that is not loopback it needs --dev", c.Addr))
+	}
 	for _, h := range c.Manage.Hubs {
 		if !hubName.MatchString(h) || strings.EqualFold(h, NotificationsHub) || strings.EqualFold(h, "conformance") {
 			errs = append(errs, fmt.Errorf("--hub %q: a hub name is a letter, then up to 127 letters, digits or _ (and not notifications or conformance, which Herald serves itself)", h))
@@ -166,3 +173,16 @@ func (c Config) validate() error {
 }
 
 var hubName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,127}$`)
+
+// loopback reports whether a listen address only takes this machine's connections.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}

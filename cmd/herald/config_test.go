@@ -83,3 +83,14 @@ func TestJWTLeewayAndAccessKeys(t *testing.T) {
 	require.Equal(t, []string{"orders", "billing"}, c.Serve.Hubs)
 	require.Equal(t, 30*time.Second, parse(t, "", nil, "serve").Serve.config().Leeway)
 }
+
+func TestUnknownEnvironmentIsRefused(t *testing.T) {
+	var c cli
+	k, err := kong.New(&c, kong.DefaultEnvars("HERALD"), defaults())
+	require.NoError(t, err)
+	require.NoError(t, checkEnviron(k, []string{"HERALD_JWT_SECRET=x", "HERALD_REDIS=y", "HERALD_CONNECTION_STRING=z",
+		"HERALD_BIN=/bin/herald", "HERALD_TEST_REDIS=r", "PATH=/bin", "HERALDX=1"}), "flags of any command, and the tooling's")
+	err = checkEnviron(k, []string{"HERALD_JWT_SECRETT=x", "HERALD_NOPE=1"})
+	require.ErrorContains(t, err, "HERALD_JWT_SECRETT (did you mean HERALD_JWT_SECRET?)")
+	require.ErrorContains(t, err, "HERALD_NOPE")
+}

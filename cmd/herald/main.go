@@ -36,7 +36,7 @@ var version = "dev"
 
 func main() {
 	var c cli
-	k := kong.Parse(&c,
+	parser := kong.Must(&c,
 		kong.Name("herald"),
 		kong.Description("Herald runs the long work users start in a web app and pushes its progress to every page they have open, over the SignalR protocol."),
 		kong.Configuration(yamlLoader),
@@ -44,6 +44,12 @@ func main() {
 		kong.DefaultEnvars("HERALD"),
 		defaults(),
 	)
+	if err := checkEnviron(parser, os.Environ()); err != nil {
+		fmt.Fprintln(os.Stderr, "herald:", err)
+		os.Exit(2)
+	}
+	k, err := parser.Parse(os.Args[1:])
+	parser.FatalIfErrorf(err)
 	logger := newLogger(c.LogLevel)
 	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
