@@ -27,7 +27,9 @@ type Server struct {
 	Store *jobs.Store
 	// Exports serves the dataset and export endpoints; nil leaves them out.
 	Exports *export.Service
-	Log     *slog.Logger
+	// DemoTasks turns on POST /api/demo/tasks, a development aid (it answers 404 otherwise).
+	DemoTasks bool
+	Log       *slog.Logger
 }
 
 // Mux is where routes are registered: an *http.ServeMux, or one that also records its patterns.
@@ -171,6 +173,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, example string) b
 }
 
 func (s *Server) createDemoTask(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	if !s.DemoTasks {
+		httpx.WriteError(w, http.StatusNotFound, "not_enabled", "Demo tasks are a development aid: they are on in dev mode, or with --demo-tasks.")
+		return
+	}
 	var req demoRequest
 	if !decodeBody(w, r, &req, `{"steps":10,"stepMs":500,"failAtStep":0}`) {
 		return

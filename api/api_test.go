@@ -53,7 +53,7 @@ func setup(t *testing.T) *fixture {
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
 	mux := http.NewServeMux()
-	(&api.Server{Auth: a, Store: store, Exports: svc, Log: quiet}).Register(mux)
+	(&api.Server{Auth: a, Store: store, Exports: svc, Log: quiet, DemoTasks: true}).Register(mux)
 	return &fixture{h: mux, store: store, auth: a}
 }
 

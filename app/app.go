@@ -129,7 +129,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	router.Map("/hubs/notifications", notifications)
 	store.SetNotifier(hubNotifier{h: notifications, log: s.log})
-	(&api.Server{Auth: a, Store: store, Exports: tasks.Exports, Log: s.log}).Register(mux)
+	(&api.Server{Auth: a, Store: store, Exports: tasks.Exports, Log: s.log, DemoTasks: cfg.DemoTasks || a.DevMode()}).Register(mux)
 	mux.Handle("GET /api/openapi.json", api.OpenAPIHandler())
 	mux.Handle("GET "+storage.DefaultDownloadPath, tasks.Bucket.DownloadHandler())
 	served := map[string]*hub.Hub{NotificationsHub: notifications}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -160,5 +161,30 @@ func TestDevModeNeedsDevOffLoopback(t *testing.T) {
 		srv, err := app.New(context.Background(), cfg)
 		require.NoError(t, err, cfg.Addr)
 		require.NoError(t, srv.Close())
+	}
+}
+
+func TestDemoTasksAreADevelopmentAid(t *testing.T) {
+	t.Parallel()
+	secret := strings.Repeat("s", 32)
+	tokens, err := auth.New(context.Background(), auth.Config{Secret: secret})
+	require.NoError(t, err)
+	defer tokens.Close()
+	alice, err := tokens.Mint("alice", nil, time.Minute)
+	require.NoError(t, err)
+	for _, on := range []bool{false, true} {
+		base := setup(t, app.Config{Auth: auth.Config{Secret: secret}, DemoTasks: on, NoWorkers: true})
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/demo/tasks", strings.NewReader(`{"steps":1}`))
+		req.Header.Set("Authorization", "Bearer "+alice)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if on {
+			require.Equal(t, http.StatusAccepted, resp.StatusCode, string(body))
+		} else {
+			require.Equal(t, http.StatusNotFound, resp.StatusCode, string(body))
+			require.Contains(t, string(body), "not_enabled")
+		}
 	}
 }

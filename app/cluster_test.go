@@ -54,8 +54,9 @@ func TestEnvironmentsAreIsolated(t *testing.T) {
 	_, _ = rand.Read(suffix[:])
 	node := func(env string) string {
 		return setup(t, app.Config{
-			Auth:    auth.Config{Secret: clusterSecret},
-			Cluster: app.ClusterConfig{RedisURL: redisURL, Env: env + "-" + hex.EncodeToString(suffix[:])},
+			Auth:      auth.Config{Secret: clusterSecret},
+			DemoTasks: true,
+			Cluster:   app.ClusterConfig{RedisURL: redisURL, Env: env + "-" + hex.EncodeToString(suffix[:])},
 		})
 	}
 	test1, test2 := node("test"), node("test")

@@ -30,6 +30,8 @@ type Config struct {
 	ConformanceHub bool
 	// Auth configures JWT validation. With no secret, key or JWKS URL Herald runs in dev mode.
 	Auth auth.Config
+	// DemoTasks serves POST /api/demo/tasks (a development aid, on in dev mode anyway).
+	DemoTasks bool
 	// Dev allows dev mode on an address that is not loopback (dev mode gives anyone who can
 	// reach Herald a token for any user).
 	Dev bool

@@ -83,6 +83,7 @@ func (f hubFlags) options() hub.Options {
 type serveCmd struct {
 	Addr           string   `help:"Listen address." default:"127.0.0.1:8080"`
 	Dev            bool     `help:"Allow dev mode (no JWT setting: anyone gets a token for any user) on an address that is not loopback."`
+	DemoTasks      bool     `name:"demo-tasks" help:"Serve POST /api/demo/tasks, a development aid (on anyway in dev mode)."`
 	ConformanceHub bool     `name:"conformance-hub" help:"Serve /hubs/conformance, the hub of the protocol interop tests."`
 	CORSOrigins    []string `name:"cors-origins" help:"Browser origins allowed to call Herald (patterns, comma-separated; * for any)." placeholder:"ORIGIN,..."`
 	authFlags
@@ -100,7 +101,7 @@ type serveCmd struct {
 func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	authCfg := s.config()
 	cfg := app.Config{
-		Addr: s.Addr, Dev: s.Dev, DataDir: s.DataDir, ConformanceHub: s.ConformanceHub, CORSOrigins: s.CORSOrigins,
+		Addr: s.Addr, Dev: s.Dev, DemoTasks: s.DemoTasks, DataDir: s.DataDir, ConformanceHub: s.ConformanceHub, CORSOrigins: s.CORSOrigins,
 		Jobs: s.jobs(s.DataDir, logger), NoWorkers: s.NoWorkers, Exports: s.exportsConfig(),
 		Auth: authCfg, ShutdownTimeout: s.ShutdownTimeout, Logger: logger,
 		Hub: s.options(), Cluster: s.cluster(), Manage: s.manage(s.PublicURL),

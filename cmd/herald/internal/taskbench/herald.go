@@ -46,6 +46,7 @@ func runHerald(ctx context.Context, db Database, dir string, n, workers, enqueue
 		DataDir:         dir,
 		Jobs:            jobs.Config{DatabaseURL: db.URL, Workers: workers, Logger: discardLogger()},
 		Auth:            auth.Config{Secret: secret},
+		DemoTasks:       true,
 		Logger:          discardLogger(),
 		ShutdownTimeout: 10 * time.Second,
 		NoWorkers:       burnDown,
