@@ -111,7 +111,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.routes = mux
 	// Hub paths match in any letter case, as ASP.NET Core's routing; the rest goes to mux.
 	// What no route serves gets the JSON error: 404, or 405 for a path other methods serve.
-	router := hub.NewRouter(httpx.NotFound(mux.ServeMux))
+	router := hub.NewRouter(httpx.Deadlines(httpx.NotFound(mux.ServeMux), cfg.HTTP.Read, cfg.HTTP.Write,
+		func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, storage.DefaultDownloadPath) }))
 	metrics := hub.NewMetrics(s.registry)
 	bp, err := OpenBackplane(ctx, cfg.Cluster, s.registry, s.log)
 	if err != nil {
@@ -337,7 +338,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 	}
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	// The hubs' transports are long-lived (WebSockets, event streams, polls): no server-wide read
+	// or write timeout; the REST routes get theirs from httpx.Deadlines.
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: s.cfg.HTTP.Idle}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.ready.Store(true)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -186,5 +187,28 @@ func TestDemoTasksAreADevelopmentAid(t *testing.T) {
 			require.Equal(t, http.StatusNotFound, resp.StatusCode, string(body))
 			require.Contains(t, string(body), "not_enabled")
 		}
+	}
+}
+
+// TestSlowRequestsEnd: a client that sends a REST request's body slowly, or idles on a
+// keep-alive connection, does not hold its connection past the timeouts.
+func TestSlowRequestsEnd(t *testing.T) {
+	t.Parallel()
+	base := setup(t, app.Config{NoWorkers: true, HTTP: app.HTTPTimeouts{Read: 300 * time.Millisecond, Idle: 300 * time.Millisecond}})
+	addr := strings.TrimPrefix(base, "http://")
+	for name, first := range map[string]string{
+		"slow body": "POST /api/exports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"data",
+		"idle":      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+	} {
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err, name)
+		_, err = conn.Write([]byte(first))
+		require.NoError(t, err, name)
+		start := time.Now()
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+		_, err = io.ReadAll(conn) // until the server closes the connection
+		require.NoError(t, err, name)
+		require.Less(t, time.Since(start), 5*time.Second, "%s: the server ended the connection", name)
+		conn.Close()
 	}
 }

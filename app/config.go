@@ -47,6 +47,8 @@ type Config struct {
 	Cluster ClusterConfig
 	// Manage configures the management API and the serverless clients.
 	Manage ManageConfig
+	// HTTP bounds the HTTP requests of the REST API (the hubs' transports keep their own timers).
+	HTTP HTTPTimeouts
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM. Default 10 s.
 	ShutdownTimeout time.Duration
 	// Logger. Default slog.Default().
@@ -70,6 +72,16 @@ type ExportsConfig struct {
 	LinkTTL time.Duration
 	// RetentionEvery is how often expired files are deleted. Default 10 min.
 	RetentionEvery time.Duration
+}
+
+// HTTPTimeouts bound what a slow or idle client holds. Zero fields take the defaults.
+type HTTPTimeouts struct {
+	// Read bounds reading a REST request, its body included. Default 30 s.
+	Read time.Duration
+	// Write bounds writing a REST reply (not a download, which streams). Default 60 s.
+	Write time.Duration
+	// Idle bounds a keep-alive connection between requests. Default 120 s.
+	Idle time.Duration
 }
 
 // ManageConfig configures the management API (/api/hubs/…, /api/v1/hubs/…) and the serverless
@@ -130,6 +142,15 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.DataDir == "" {
 		c.DataDir = "herald-data"
+	}
+	if c.HTTP.Read == 0 {
+		c.HTTP.Read = 30 * time.Second
+	}
+	if c.HTTP.Write == 0 {
+		c.HTTP.Write = 60 * time.Second
+	}
+	if c.HTTP.Idle == 0 {
+		c.HTTP.Idle = 120 * time.Second
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
 )
 
 // ErrorBody is the JSON envelope of every error reply: {"error":{"code":"…","message":"…"}}.
@@ -143,4 +144,27 @@ func (j *jsonRefusal) Write(b []byte) (int, error) {
 		j.WriteHeader(http.StatusNotFound)
 	}
 	return len(b), nil // the ServeMux's text is dropped
+}
+
+// Deadlines bounds the requests h serves: reading a request (its body) may take read, writing
+// the reply write. Requests streaming says are streams (a download) get neither: a read deadline
+// that passes while a handler still runs cancels its request's context (net/http's background
+// read fails), so a handler must finish within read. A slow client's request then ends instead of
+// holding its connection; the server's ReadHeaderTimeout and IdleTimeout bound the rest. A zero
+// duration sets no deadline.
+func Deadlines(h http.Handler, read, write time.Duration, streaming func(*http.Request) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if streaming == nil || !streaming(r) {
+			rc := http.NewResponseController(w)
+			now := time.Now()
+			// Not every ResponseWriter supports deadlines (a test's recorder): then none are set.
+			if read > 0 {
+				_ = rc.SetReadDeadline(now.Add(read))
+			}
+			if write > 0 {
+				_ = rc.SetWriteDeadline(now.Add(write))
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
