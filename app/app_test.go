@@ -129,10 +129,30 @@ func TestCORSPreflight(t *testing.T) {
 		require.Contains(t, allowed, h)
 	}
 
+	require.Contains(t, allowed, "idempotency-key")
+
+	// An origin not allowed, or any origin without --cors-origins: the preflight is refused with
+	// a reason, not answered 405 by the routes.
 	req.Header.Set("Origin", "http://evil.test")
-	resp, err = http.DefaultClient.Do(req)
+	for _, b := range []string{base, setup(t, app.Config{})} {
+		r2, err := http.NewRequest(http.MethodOptions, b+"/api/tasks", nil)
+		require.NoError(t, err)
+		r2.Header = req.Header.Clone()
+		resp, err = http.DefaultClient.Do(r2)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, string(body))
+		require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
+		require.Contains(t, string(body), "--cors-origins http://evil.test")
+	}
+	// A simple request from it goes through, without CORS headers (the browser hides the reply).
+	get, _ := http.NewRequest(http.MethodGet, base+"/healthz", nil)
+	get.Header.Set("Origin", "http://evil.test")
+	resp, err = http.DefaultClient.Do(get)
 	require.NoError(t, err)
 	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
 }
 
