@@ -217,6 +217,8 @@ func TestExportBadRequests(t *testing.T) {
 		{`{"dataset":"orders","format":"jsonl","delimiter":";"}`, 422, "invalid_format"},
 		{`{"dataset":"orders","format":"csv","delimiter":"\""}`, 422, "invalid_format"},
 		{`{"dataset":"orders","format":"csv","delimiter":"\n"}`, 422, "invalid_format"},
+		{`{"dataset":"orders","format":"csv","delimiter":"\u0000"}`, 422, "invalid_format"},
+		{`{"dataset":"orders","format":"csv","delimiter":"\u0007"}`, 422, "invalid_format"},
 		{`{"dataset":"orders","format":"csv","sql":"DROP TABLE orders"}`, 400, "invalid_body"},
 		{`{"dataset":`, 400, "invalid_body"},
 		{`{"dataset":"orders","format":"csv"} {}`, 400, "invalid_body"},

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/export/data"
 	"github.com/heraldhq/herald/export/format"
@@ -94,6 +96,10 @@ func (e *Exporter) Prepare(req Request, roles []string) (*Plan, error) {
 		r := []rune(req.Delimiter)
 		if f != format.CSV || len(r) != 1 {
 			return nil, &RequestError{Code: "invalid_format", Message: "The delimiter must be one character, and only CSV has one."}
+		}
+		if r[0] != '\t' && (unicode.IsControl(r[0]) || r[0] == utf8.RuneError) {
+			// NUL would otherwise mean "the default" (a comma) without a word.
+			return nil, &RequestError{Code: "invalid_format", Message: "The delimiter must be a printable character or a tab."}
 		}
 		opts.Delimiter = r[0]
 	}
