@@ -44,6 +44,8 @@ type Server struct {
 	registry *prometheus.Registry
 	routes   *Routes
 	closeOne sync.Once
+	// metricsAddr is where /metrics listens with Config.MetricsAddr.
+	metricsAddr atomic.Value
 }
 
 // Routes is the server's ServeMux, remembering the patterns registered on it (the OpenAPI test
@@ -162,7 +164,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	}
 	s.handler = httpx.CORS(cfg.CORSOrigins, router)
 	built = true
 	return s, nil
@@ -321,6 +325,35 @@ func (s *Server) backplaneErr() error {
 	return nil
 }
 
+// serveMetrics serves /metrics on MetricsAddr until stop is called.
+func (s *Server) serveMetrics() (stop func(), err error) {
+	ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: s.cfg.HTTP.Idle}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("metrics server", "err", err)
+		}
+	}()
+	s.metricsAddr.Store(ln.Addr().String())
+	s.log.Info("metrics on http://" + ln.Addr().String() + "/metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx) // a scrape in flight may be cut: nothing to drain
+	}, nil
+}
+
+// MetricsAddr is the address /metrics is served on with Config.MetricsAddr, once serving; "".
+func (s *Server) MetricsAddr() string {
+	a, _ := s.metricsAddr.Load().(string)
+	return a
+}
+
 // Serve is Run on a listener of the caller's.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer func() {
@@ -341,6 +374,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// The hubs' transports are long-lived (WebSockets, event streams, polls): no server-wide read
 	// or write timeout; the REST routes get theirs from httpx.Deadlines.
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: s.cfg.HTTP.Idle}
+	if s.cfg.MetricsAddr != "" {
+		stop, err := s.serveMetrics()
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.ready.Store(true)

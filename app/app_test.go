@@ -232,3 +232,20 @@ func TestSlowRequestsEnd(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// TestMetricsAddr: with a metrics address of its own, /metrics leaves the public listener.
+func TestMetricsAddr(t *testing.T) {
+	t.Parallel()
+	srv, base := heraldtest.Serve(t, app.Config{NoWorkers: true, MetricsAddr: "127.0.0.1:0"})
+	resp, err := http.Get(base + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "not on the public listener")
+	require.NotEmpty(t, srv.MetricsAddr())
+	resp, err = http.Get("http://" + srv.MetricsAddr() + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(body), "herald_hub_connections")
+}

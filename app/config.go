@@ -47,6 +47,9 @@ type Config struct {
 	Cluster ClusterConfig
 	// Manage configures the management API and the serverless clients.
 	Manage ManageConfig
+	// MetricsAddr, when set, serves /metrics on this address of its own (a private port) instead
+	// of the public listener.
+	MetricsAddr string
 	// HTTP bounds the HTTP requests of the REST API (the hubs' transports keep their own timers).
 	HTTP HTTPTimeouts
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM. Default 10 s.

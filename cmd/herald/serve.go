@@ -98,14 +98,16 @@ type serveCmd struct {
 	HTTPReadTimeout  time.Duration `name:"http-read-timeout" help:"Time a client has to send a REST request, body included." default:"30s"`
 	HTTPWriteTimeout time.Duration `name:"http-write-timeout" help:"Time a REST reply may take to write (downloads stream without one)." default:"60s"`
 	HTTPIdleTimeout  time.Duration `name:"http-idle-timeout" help:"Time a keep-alive connection may idle between requests." default:"120s"`
+	MetricsAddr      string        `name:"metrics-addr" help:"Serve /metrics on this (private) address instead of the public one." placeholder:"ADDR"`
 	PprofAddr        string        `name:"pprof-addr" help:"Serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default." placeholder:"ADDR"`
 }
 
 func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	authCfg := s.config()
 	cfg := app.Config{
-		HTTP: app.HTTPTimeouts{Read: s.HTTPReadTimeout, Write: s.HTTPWriteTimeout, Idle: s.HTTPIdleTimeout},
-		Addr: s.Addr, Dev: s.Dev, DemoTasks: s.DemoTasks, DataDir: s.DataDir, ConformanceHub: s.ConformanceHub, CORSOrigins: s.CORSOrigins,
+		HTTP:        app.HTTPTimeouts{Read: s.HTTPReadTimeout, Write: s.HTTPWriteTimeout, Idle: s.HTTPIdleTimeout},
+		MetricsAddr: s.MetricsAddr,
+		Addr:        s.Addr, Dev: s.Dev, DemoTasks: s.DemoTasks, DataDir: s.DataDir, ConformanceHub: s.ConformanceHub, CORSOrigins: s.CORSOrigins,
 		Jobs: s.jobs(s.DataDir, logger), NoWorkers: s.NoWorkers, Exports: s.exportsConfig(),
 		Auth: authCfg, ShutdownTimeout: s.ShutdownTimeout, Logger: logger,
 		Hub: s.options(), Cluster: s.cluster(), Manage: s.manage(s.PublicURL),
