@@ -223,8 +223,7 @@ func (s *Server) mountManage(mux *Routes, router *hub.Router, bp backplane.Backp
 	}
 	s.log.Info("management API on /api/hubs/{hub}/… and /api/v1/hubs/{hub}/…, serverless clients on /client/?hub=…; `herald keys` prints the connection string",
 		"access_keys", strings.Join(ids, ","), "from", from)
-	store, _ := bp.(backplane.Store)
-	m := &rest.Server{Hubs: served, Keys: ak, PublicURL: s.cfg.Manage.PublicURL, Store: store, Log: s.log}
+	m := &rest.Server{Hubs: served, Keys: ak, PublicURL: s.cfg.Manage.PublicURL, Store: backplane.StoreOf(bp), Log: s.log}
 	m.Register(mux)
 	router.Map(rest.ClientPath, m.ClientEndpoint())
 	return nil

@@ -32,6 +32,15 @@ type Store interface {
 	Extend(ctx context.Context, key string, ttl time.Duration) error
 }
 
+// StoreOf is b's Store, or, when b keeps no state, a memory Store of its own: right for one node
+// only, as b's users (the hub, the management API) must know.
+func StoreOf(b Backplane) Store {
+	if s, ok := b.(Store); ok {
+		return s
+	}
+	return NewMemory()
+}
+
 // memoryState is a Bus's Store: maps under the bus's lock.
 type memoryState struct {
 	sets    map[string]map[string]time.Time

@@ -76,7 +76,7 @@ func New(name string, opts Options) (*Hub, error) {
 		opts:    opts,
 		log:     opts.Logger.With("hub", name),
 		bp:      opts.Backplane,
-		store:   storeOf(opts.Backplane),
+		store:   backplane.StoreOf(opts.Backplane),
 		nodeID:  randomID(),
 		metrics: newHubMetrics(opts.Metrics, name),
 		methods: make(map[string]*method),

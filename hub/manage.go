@@ -7,10 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
-
-	"github.com/heraldhq/herald/backplane"
 )
 
 // What a management API needs beyond sending, each across the cluster: closing the connections of
@@ -37,7 +36,7 @@ const (
 	MaxConnectionIDLength = 256
 )
 
-// store is where the hub keeps its users' group memberships.
+// userGroupsKey is the Store key of a user's group memberships.
 func (h *Hub) userGroupsKey(user string) string { return h.channel("ugroups", user) }
 
 // Close ends every connection of the target with a Close message carrying reason (none when
@@ -59,12 +58,9 @@ func (p *proxy) Close(ctx context.Context, reason string) error {
 func (h *Hub) closeLocal(kind, name string, e *envelope) {
 	var targets []*conn
 	h.reg.forTarget(kind, name, func(c *conn) {
-		for _, id := range e.exclude {
-			if id == c.id {
-				return
-			}
+		if !slices.Contains(e.exclude, c.id) {
+			targets = append(targets, c)
 		}
-		targets = append(targets, c)
 	})
 	// Outside the registry's lock: closing may tear the connection down, which takes it.
 	for _, c := range targets {
@@ -184,7 +180,7 @@ func (g *Groups) RemoveUser(ctx context.Context, userID, group string) error {
 // RemoveUserFromAll takes a user out of every group: every membership ends, and the user's
 // connections leave every group they are in (also those they joined one by one).
 func (g *Groups) RemoveUserFromAll(ctx context.Context, userID string) error {
-	if err := checkMembershipNames(userID, "all"); err != nil {
+	if err := checkUserID(userID); err != nil {
 		return err
 	}
 	return g.removeUser(ctx, userID, "")
@@ -237,11 +233,18 @@ func (g *Groups) UserInGroup(ctx context.Context, userID, group string) (bool, e
 }
 
 func checkMembershipNames(user, group string) error {
-	if user == "" || len(user) > MaxUserIDLength {
-		return &Error{Message: fmt.Sprintf("A user id must have 1 to %d bytes.", MaxUserIDLength)}
+	if err := checkUserID(user); err != nil {
+		return err
 	}
 	if group == "" || len(group) > MaxGroupNameLength {
 		return &Error{Message: fmt.Sprintf("A group name must have 1 to %d bytes.", MaxGroupNameLength)}
+	}
+	return nil
+}
+
+func checkUserID(user string) error {
+	if user == "" || len(user) > MaxUserIDLength {
+		return &Error{Message: fmt.Sprintf("A user id must have 1 to %d bytes.", MaxUserIDLength)}
 	}
 	return nil
 }
@@ -429,12 +432,4 @@ func finite(v any) bool {
 		}
 	}
 	return true
-}
-
-// storeOf is the Store a hub on backplane b keeps its shared state in.
-func storeOf(b backplane.Backplane) backplane.Store {
-	if s, ok := b.(backplane.Store); ok {
-		return s
-	}
-	return backplane.NewMemory()
 }

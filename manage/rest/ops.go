@@ -71,7 +71,7 @@ func (s *Server) send(r *http.Request, h *hub.Hub, p params, proxy func() hub.Cl
 		return 0, badRequest("The Idempotency-Key must have at most %d bytes.", maxKeyLength)
 	}
 	claim := ""
-	if key != "" && s.Store != nil {
+	if key != "" {
 		// Claimed short first: a node that dies before it has sent leaves a claim that expires
 		// soon, so the backend's retry sends; once sent, the claim is kept for IdempotencyTTL.
 		claim = h.Name() + ":idem:" + key

@@ -49,7 +49,8 @@ type Server struct {
 	Keys *auth.AccessKeys
 	// PublicURL, when set, is accepted as the host of token audiences besides the request's own.
 	PublicURL string
-	// Store remembers the idempotency keys of sends (the cluster's, to be seen by every node).
+	// Store remembers the idempotency keys of sends: the cluster's (backplane.StoreOf), to be seen
+	// by every node. Default: a memory one, for a single node.
 	Store backplane.Store
 	// MaxBodyBytes bounds a send's body. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -79,6 +80,9 @@ func (s *Server) Register(mux Mux) {
 	}
 	if s.Log == nil {
 		s.Log = slog.Default()
+	}
+	if s.Store == nil {
+		s.Store = backplane.NewMemory()
 	}
 	health := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.Handle("GET /api/health", health)
@@ -279,7 +283,7 @@ func bearer(r *http.Request) string {
 
 func readParams(r *http.Request, q url.Values) (params, error) {
 	p := params{user: r.PathValue("user"), group: r.PathValue("group"), conn: r.PathValue("connectionId"), query: q}
-	if r.Pattern != "" && strings.Contains(r.Pattern, "{user}") && (p.user == "" || len(p.user) > hub.MaxUserIDLength) {
+	if strings.Contains(r.Pattern, "{user}") && (p.user == "" || len(p.user) > hub.MaxUserIDLength) {
 		return p, badRequest("A user id must have 1 to %d bytes.", hub.MaxUserIDLength)
 	}
 	if strings.Contains(r.Pattern, "{group}") && (strings.TrimSpace(p.group) == "" || len(p.group) > hub.MaxGroupNameLength) {
