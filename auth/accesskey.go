@@ -179,13 +179,9 @@ func (ks *AccessKeys) Verify(token, hub string, audience func(aud string) bool) 
 
 // ordered puts the key the token names (kid) first.
 func (ks *AccessKeys) ordered(token string) []AccessKey {
-	header, _, _ := strings.Cut(token, ".")
 	kid := ""
-	if raw, err := base64.RawURLEncoding.DecodeString(header); err == nil {
-		if i := strings.Index(string(raw), `"kid":"`); i >= 0 {
-			rest := string(raw[i+7:])
-			kid, _, _ = strings.Cut(rest, `"`)
-		}
+	if t, _, err := jwt.NewParser().ParseUnverified(token, jwt.MapClaims{}); err == nil {
+		kid, _ = t.Header["kid"].(string)
 	}
 	out := slices.Clone(ks.keys)
 	slices.SortStableFunc(out, func(a, b AccessKey) int {

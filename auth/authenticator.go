@@ -102,14 +102,14 @@ func (a *Authenticator) Close() {
 // the access_token query parameter, where browsers' WebSockets and SSE must put it. It returns ""
 // when there is none.
 func Token(r *http.Request) string {
-	if tok := headerToken(r); tok != "" {
+	if tok := HeaderToken(r); tok != "" {
 		return tok
 	}
 	return r.URL.Query().Get("access_token")
 }
 
-// headerToken is the bearer token of the Authorization header, "" when there is none.
-func headerToken(r *http.Request) string {
+// HeaderToken is the bearer token of the Authorization header, "" when there is none.
+func HeaderToken(r *http.Request) string {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if ok && strings.EqualFold(scheme, "Bearer") {
 		return strings.TrimSpace(tok)
@@ -124,7 +124,7 @@ func (a *Authenticator) AuthenticateHeader(r *http.Request) (*Identity, error) {
 	if r.URL.Query().Has("access_token") && r.Header.Get("Authorization") == "" {
 		return nil, &Error{Code: CodeTokenMissing, Message: "The REST API takes the token in the Authorization header only (Bearer), not in the query string."}
 	}
-	tok := headerToken(r)
+	tok := HeaderToken(r)
 	if tok == "" {
 		return nil, ErrNoToken
 	}

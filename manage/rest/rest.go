@@ -213,7 +213,8 @@ func (s *Server) authorize(r *http.Request, q url.Values) (*hub.Hub, error) {
 	if app != "" {
 		name = app + "_" + name
 	}
-	tok := bearer(r)
+	// Never from the query string: tokens there end up in logs.
+	tok := auth.HeaderToken(r)
 	path := r.URL.EscapedPath()
 	if err := s.verify(tok, name, r, path); err != nil {
 		return nil, err
@@ -270,16 +271,6 @@ func (s *Server) verify(tok, name string, r *http.Request, path string) error {
 
 // maxVerified bounds the verified-token cache; past it, it starts over.
 const maxVerified = 10000
-
-// bearer is the request's Authorization bearer token. The management API does not read tokens
-// from the query string: they would end up in logs.
-func bearer(r *http.Request) string {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(tok)
-}
 
 func readParams(r *http.Request, q url.Values) (params, error) {
 	p := params{user: r.PathValue("user"), group: r.PathValue("group"), conn: r.PathValue("connectionId"), query: q}
