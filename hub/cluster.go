@@ -83,15 +83,11 @@ func (h *Hub) nodeChannel() string { return h.channel("node", h.nodeID) }
 // call publishes a request about connection connID and waits for its reply's fields. The reply's
 // first field is an error text ("" for none).
 func (h *Hub) call(ctx context.Context, connID, op string, args ...[]byte) ([][]byte, error) {
-	id := h.nodeID + "." + strconv.FormatUint(h.rpc.next.Add(1), 10)
-	reply := make(chan [][]byte, 1)
-	defer h.rpc.waiting.put(id, reply)()
-	fields := append([][]byte{[]byte(id), []byte(h.nodeChannel()), []byte(op)}, args...)
-	n, err := h.bp.Publish(ctx, h.channel("conn", connID), encodeFields(kindRequest, fields...))
+	id, reply, n, done, err := h.request(ctx, h.channel("conn", connID), op, 1, args...)
 	if err != nil {
-		h.metrics.publishErrors.Inc()
-		return nil, fmt.Errorf("hub: %s request: %w", op, err)
+		return nil, err
 	}
+	defer done()
 	if n == 0 {
 		return nil, errNoOwner
 	}
@@ -106,13 +102,7 @@ func (h *Hub) call(ctx context.Context, connID, op string, args ...[]byte) ([][]
 	for {
 		select {
 		case r := <-reply:
-			if len(r) == 0 {
-				return nil, errBadEnvelope
-			}
-			if len(r[0]) > 0 {
-				return nil, remoteError(string(r[0]))
-			}
-			return r[1:], nil
+			return replyFields(r)
 		case <-probe:
 			n, err := h.bp.Publish(ctx, h.channel("conn", connID), encodeFields(kindProbe))
 			if err == nil && n == 0 {
@@ -127,6 +117,33 @@ func (h *Hub) call(ctx context.Context, connID, op string, args ...[]byte) ([][]
 			return nil, fmt.Errorf("hub: %s request for connection %s: %w", op, connID, ctx.Err())
 		}
 	}
+}
+
+// request publishes request op on channel, naming this node's channel for the replies, and
+// returns the request's id, where its replies arrive (room for replies of them), how many nodes
+// received it, and what forgets it.
+func (h *Hub) request(ctx context.Context, channel, op string, replies int, args ...[]byte) (id string, reply chan [][]byte, n int, done func(), err error) {
+	id = h.nodeID + "." + strconv.FormatUint(h.rpc.next.Add(1), 10)
+	reply = make(chan [][]byte, replies)
+	done = h.rpc.waiting.put(id, reply)
+	fields := append([][]byte{[]byte(id), []byte(h.nodeChannel()), []byte(op)}, args...)
+	if n, err = h.bp.Publish(ctx, channel, encodeFields(kindRequest, fields...)); err != nil {
+		done()
+		h.metrics.publishErrors.Inc()
+		return "", nil, 0, nil, fmt.Errorf("hub: %s request: %w", op, err)
+	}
+	return id, reply, n, done, nil
+}
+
+// replyFields are a reply's fields after its error text, or the error it carries.
+func replyFields(r [][]byte) ([][]byte, error) {
+	if len(r) == 0 {
+		return nil, errBadEnvelope
+	}
+	if len(r[0]) > 0 {
+		return nil, remoteError(string(r[0]))
+	}
+	return r[1:], nil
 }
 
 // probeEvery is how often a long wait on another node checks that the node is still there.

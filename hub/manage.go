@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -259,29 +258,24 @@ func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFun
 // callUser publishes a request on a user's channel and waits for the reply of every node that
 // received it (the nodes holding the user's connections). It returns their replies' fields.
 func (h *Hub) callUser(ctx context.Context, userID, op string, args ...string) ([][][]byte, error) {
-	id := h.nodeID + "." + strconv.FormatUint(h.rpc.next.Add(1), 10)
-	reply := make(chan [][]byte, 64)
-	defer h.rpc.waiting.put(id, reply)()
-	fields := [][]byte{[]byte(id), []byte(h.nodeChannel()), []byte(op)}
-	for _, a := range args {
-		fields = append(fields, []byte(a))
+	fields := make([][]byte, len(args))
+	for i, a := range args {
+		fields[i] = []byte(a)
 	}
-	n, err := h.bp.Publish(ctx, h.channel("user", userID), encodeFields(kindRequest, fields...))
+	_, reply, n, done, err := h.request(ctx, h.channel("user", userID), op, 64, fields...)
 	if err != nil {
-		h.metrics.publishErrors.Inc()
-		return nil, fmt.Errorf("hub: %s request: %w", op, err)
+		return nil, err
 	}
+	defer done()
 	var out [][][]byte
 	for range n {
 		select {
 		case r := <-reply:
-			if len(r) == 0 {
-				return nil, errBadEnvelope
+			f, err := replyFields(r)
+			if err != nil {
+				return nil, err
 			}
-			if len(r[0]) > 0 {
-				return nil, remoteError(string(r[0]))
-			}
-			out = append(out, r[1:])
+			out = append(out, f)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("hub: %s request for user %s: %w", op, userID, ctx.Err())
 		}
