@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,36 +17,13 @@ import (
 
 	"github.com/heraldhq/herald/test/cluster"
 	"github.com/heraldhq/herald/test/clusterenv"
+
+	"github.com/heraldhq/herald/test/heraldtest"
 )
 
 var herald string // the binary the cluster runs: $HERALD_BIN, or built once in TestMain
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		fmt.Println("-short: leaves out the cluster runner's test, which runs the real binary (make check)")
-		os.Exit(0)
-	}
-	if bin := os.Getenv("HERALD_BIN"); bin != "" {
-		herald = bin
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "herald-cluster-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	herald = filepath.Join(dir, "herald")
-	build := exec.Command("go", "build", "-o", herald, "github.com/heraldhq/herald/cmd/herald")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build herald:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir) // a temp dir; the exit code is what matters
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { heraldtest.Main(m, &herald, "the cluster runner's test") }
 
 // logWriter sends the cluster's log to the test's log.
 type logWriter struct{ t *testing.T }

@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -19,37 +17,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/heraldhq/herald/test/heraldtest"
 )
 
 var herald string // the binary under test, built once in TestMain
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		fmt.Println("-short: leaves out the end-to-end tests, which run the real binary (make check)")
-		os.Exit(0)
-	}
-	if bin := os.Getenv("HERALD_BIN"); bin != "" {
-		// make test builds bin/herald once for these tests, the interop suites and the benchmarks.
-		herald = bin
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "herald-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	herald = filepath.Join(dir, "herald")
-	build := exec.Command("go", "build", "-o", herald, "github.com/heraldhq/herald/cmd/herald")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build herald:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { heraldtest.Main(m, &herald, "the end-to-end tests") }
 
 var listening = regexp.MustCompile(`listening on (http://[^\s"]+)`)
 
