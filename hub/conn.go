@@ -60,6 +60,16 @@ type conn struct {
 	attachedAt time.Time
 	tornDown   bool
 	tornDownAt time.Time
+	detached   bool // stateful: the transport dropped and the client may resume (stateful.go)
+	detachedAt time.Time
+
+	// Stateful reconnect: offered at negotiate; resumable once the handshake chose version 2 on
+	// a WebSocket. recv is guarded by recvMu.
+	offerStateful bool
+	resumable     atomic.Bool
+	recv          statefulState
+	recvLatest    atomic.Int64 // recv.latest, for the sweeper's Acks
+	ackSent       atomic.Int64
 
 	// Receive side: one reader at a time (the WebSocket loop, or POSTs in turn).
 	recvMu     sync.Mutex
@@ -208,15 +218,24 @@ func (c *conn) transportName() Transport {
 
 // send queues one encoded message and has it written at once. It never blocks: when the queue is
 // full the connection is a slow consumer and is aborted. It reports whether the message was queued.
-func (c *conn) send(frame []byte) bool { return c.enqueue(frame, false) }
+func (c *conn) send(frame []byte) bool { return c.enqueue(frame, false, false) }
 
 // deliver queues a message from someone else (a broadcast, a group or user message). Its write
 // may wait up to Options.WriteCoalesce for more messages to the same connection, so that a burst
 // of broadcasts costs one write per connection rather than one per message.
-func (c *conn) deliver(frame []byte) bool { return c.enqueue(frame, true) }
+func (c *conn) deliver(frame []byte) bool { return c.enqueue(frame, true, true) }
 
-func (c *conn) enqueue(frame []byte, coalesce bool) bool {
-	ok, overflow := c.queue.push(frame, coalesce)
+func (c *conn) enqueue(frame []byte, coalesce, counted bool) bool {
+	ok, overflow := c.queue.push(frame, coalesce, counted)
+	if !ok && !overflow && counted && c.resumable.Load() && !c.queue.isClosing() {
+		// The client acknowledged too little to keep this one for a resume: end the connection
+		// cleanly, outside the caller's locks; the client reconnects afresh.
+		c.h.log.Warn("stateful reconnect buffer full; closing the connection", "connection", c.id, "buffer", c.h.opts.StatefulReconnectBufferSize)
+		go c.close(closeReason{
+			message:        "Connection closed with an error: the stateful reconnect buffer is full.",
+			allowReconnect: true, err: errReplayOverflow,
+		})
+	}
 	if overflow {
 		c.h.metrics.slowConsumers.Inc()
 		c.h.log.Warn("slow consumer disconnected", "connection", c.id, "queue", c.h.opts.SendQueueSize)
@@ -279,7 +298,7 @@ func (c *conn) close(r closeReason) {
 		c.h.metrics.closedWithError.Inc()
 		c.h.log.Debug("closing connection", "connection", c.id, "reason", r.err)
 	}
-	if c.transportOf() == nil {
+	if c.transportOf() == nil || c.isDetached() {
 		// Nothing will ever write the Close: no transport is bound.
 		c.teardown(r.err)
 	}

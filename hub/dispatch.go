@@ -78,8 +78,8 @@ func (c *conn) handle(m protocol.Message) {
 			c.teardown(nil)
 		}
 	case *protocol.Ping, *protocol.Ack, *protocol.Sequence:
-		// Pings only refresh lastRecv; stateful reconnect is not offered, so Ack and Sequence
-		// carry nothing to act on.
+		// Pings only refresh lastRecv. Ack and Sequence are acted on before (admitStateful); on a
+		// connection that is not stateful they carry nothing to act on.
 	}
 }
 

@@ -15,6 +15,8 @@ type Metrics struct {
 	closedWithError *prometheus.CounterVec
 	publishErrors   *prometheus.CounterVec
 	malformed       *prometheus.CounterVec
+	detached        *prometheus.CounterVec
+	resumed         *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg.
@@ -50,9 +52,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_hub_backplane_malformed_total", Help: "Backplane payloads dropped because they were not the hub's.",
 		}, []string{"hub"}),
+		detached: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_hub_stateful_detached_total", Help: "Stateful-reconnect connections whose transport dropped, kept for the client to resume.",
+		}, []string{"hub"}),
+		resumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_hub_stateful_resumed_total", Help: "Stateful-reconnect connections resumed on a new WebSocket, what the client missed replayed.",
+		}, []string{"hub"}),
 	}
 	reg.MustRegister(m.connections, m.messagesIn, m.messagesOut, m.bytesIn, m.bytesOut,
-		m.invocationErrs, m.slowConsumers, m.closedWithError, m.publishErrors, m.malformed)
+		m.invocationErrs, m.slowConsumers, m.closedWithError, m.publishErrors, m.malformed,
+		m.detached, m.resumed)
 	return m
 }
 
@@ -67,6 +76,8 @@ type hubMetrics struct {
 	closedWithError prometheus.Counter
 	publishErrors   prometheus.Counter
 	malformed       prometheus.Counter
+	detached        prometheus.Counter
+	resumed         prometheus.Counter
 	bytesIn         map[Transport]prometheus.Counter
 	bytesOut        map[Transport]prometheus.Counter
 }
@@ -84,6 +95,8 @@ func newHubMetrics(m *Metrics, hub string) *hubMetrics {
 		closedWithError: m.closedWithError.WithLabelValues(hub),
 		publishErrors:   m.publishErrors.WithLabelValues(hub),
 		malformed:       m.malformed.WithLabelValues(hub),
+		detached:        m.detached.WithLabelValues(hub),
+		resumed:         m.resumed.WithLabelValues(hub),
 		bytesIn:         map[Transport]prometheus.Counter{},
 		bytesOut:        map[Transport]prometheus.Counter{},
 	}

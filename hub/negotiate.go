@@ -16,6 +16,8 @@ type negotiateResponse struct {
 	ConnectionToken     string               `json:"connectionToken,omitempty"`
 	NegotiateVersion    int                  `json:"negotiateVersion"`
 	AvailableTransports []negotiateTransport `json:"availableTransports"`
+	// UseStatefulReconnect is true only when the client asked and the server allows it.
+	UseStatefulReconnect bool `json:"useStatefulReconnect,omitempty"`
 }
 
 var transferFormats = map[Transport][]string{
@@ -51,7 +53,11 @@ func (ep *endpoint) negotiate(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "hub unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	resp := negotiateResponse{ConnectionID: c.id, NegotiateVersion: version}
+	// As .NET: offered to a client that asks, on negotiate version 1 (the token is what it
+	// resumes with), when WebSockets are allowed.
+	c.offerStateful = version >= 1 && r.URL.Query().Get("useStatefulReconnect") == "true" &&
+		!h.opts.DisableStatefulReconnect && ep.allows(WebSockets)
+	resp := negotiateResponse{ConnectionID: c.id, NegotiateVersion: version, UseStatefulReconnect: c.offerStateful}
 	if version >= 1 {
 		resp.ConnectionToken = c.token
 	}

@@ -39,6 +39,8 @@ const (
 	DefaultClientResultTimeout    = 30 * time.Second
 	DefaultWriteCoalesce          = 2 * time.Millisecond
 	DefaultWriteTimeout           = 10 * time.Second
+	// DefaultStatefulReconnectBufferSize is the .NET server's and the clients' default.
+	DefaultStatefulReconnectBufferSize = 100_000
 )
 
 // Options configure a Hub. The zero value of every field means its documented default.
@@ -89,6 +91,15 @@ type Options struct {
 	WriteCoalesce time.Duration
 	// WriteTimeout bounds one write to a transport. Default 10 s.
 	WriteTimeout time.Duration
+	// DisableStatefulReconnect refuses clients' withStatefulReconnect(): negotiate does not offer
+	// it. On by default: a WebSocket that drops for less than DisconnectTimeout then loses
+	// nothing (stateful.go).
+	DisableStatefulReconnect bool
+	// StatefulReconnectBufferSize bounds the bytes of messages kept per stateful connection until
+	// the client acknowledges them (about once a second). A message from someone else that does
+	// not fit closes the connection (the client reconnects afresh); a reply to the caller waits
+	// for room. Default 100,000 bytes, as the .NET server and the clients.
+	StatefulReconnectBufferSize int
 	// EnableDetailedErrors sends the text of a method's error to the client. Off by default: the
 	// client gets a generic text unless the method returns a *hub.Error.
 	EnableDetailedErrors bool
@@ -148,6 +159,7 @@ func (o Options) WithDefaults() Options {
 	setDefault(&o.ClientResultTimeout, DefaultClientResultTimeout)
 	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&o.WriteCoalesce, DefaultWriteCoalesce)
+	setDefault(&o.StatefulReconnectBufferSize, DefaultStatefulReconnectBufferSize)
 	if o.ErrorText == nil {
 		o.ErrorText = DefaultErrorText
 	}
@@ -179,6 +191,7 @@ func (o Options) Validate() error {
 	positive("MaxParallelInvocations", int64(o.MaxParallelInvocations))
 	positive("StreamBufferCapacity", int64(o.StreamBufferCapacity))
 	positive("SendQueueSize", int64(o.SendQueueSize))
+	positive("StatefulReconnectBufferSize", int64(o.StatefulReconnectBufferSize))
 	for _, d := range []struct {
 		name string
 		v    time.Duration

@@ -87,8 +87,27 @@ func (hubProtocol) sweep(c *conn, t transport, now time.Time) {
 	if t.kind() == LongPolling {
 		return
 	}
+	if c.resumable.Load() {
+		c.mu.Lock()
+		detached, since := c.detached, c.detachedAt
+		c.mu.Unlock()
+		if detached {
+			if now.Sub(since) > o.DisconnectTimeout {
+				c.abort(errResumeTimeout)
+			}
+			return
+		}
+		c.sendAck()
+	}
 	nowNs := now.UnixNano()
 	if !c.blocked.Load() && time.Duration(nowNs-c.lastRecv.Load()) > o.ClientTimeout {
+		if c.resumable.Load() {
+			// A silent socket may be a dead one the client has already left: keep the
+			// connection for it to resume, as after any drop.
+			c.transportLost(t, errClientTimeout)
+			t.abort()
+			return
+		}
 		c.close(closeReason{message: "Server timeout elapsed without receiving a message from the client.", err: errClientTimeout})
 		return
 	}
@@ -115,6 +134,16 @@ func (c *conn) parse(data []byte) (int, error) {
 		used += n
 		for _, m := range batch {
 			c.h.metrics.messagesIn.Inc()
+			if c.resumable.Load() {
+				handle, err := c.admitStateful(m)
+				if err != nil {
+					clear(msgs[:])
+					return used, err
+				}
+				if !handle {
+					continue
+				}
+			}
 			c.handle(m)
 		}
 		clear(msgs[:])
@@ -166,6 +195,12 @@ func (c *conn) handshake(data []byte) (int, error) {
 		return n, c.failHandshake(fmt.Sprintf("Cannot use the '%s' protocol on the current transport. The transport does not support 'Binary' transfer format.", req.Protocol), nil)
 	}
 	c.proto.Store(protocolRefs[p.Name()])
+	if c.offerStateful && req.Version >= 2 && c.transportName() == WebSockets {
+		// Both sides opted in: number and keep what is sent from the handshake response on.
+		c.queue.enableReplay(c.h.opts.StatefulReconnectBufferSize)
+		c.recv = statefulState{next: 1}
+		c.resumable.Store(true)
+	}
 	// register queues the handshake response: it must go first, and a message published once the
 	// client has it must not miss the connection.
 	if err := c.h.register(c); err != nil {

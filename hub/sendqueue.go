@@ -41,6 +41,14 @@ type sendQueue struct {
 	delay    time.Duration             // how long a spawned writer of delivered frames waits to batch more
 	writing  bool                      // a spawned writer runs
 	roomWait chan struct{}             // closed when the writer takes the queue; nil when nobody waits
+
+	// Stateful reconnect (stateful.go). replay is nil unless the connection negotiated it; owner is
+	// the transport whose writer may take frames (a writer of a transport since replaced stops);
+	// detached is set while the transport is gone and the connection waits for the client to
+	// resume: messages then only go to replay, from which they are written once it resumes.
+	replay   *replayBuffer
+	owner    any
+	detached bool
 }
 
 // init prepares a queue of at most max frames; onOverflow may be nil.
@@ -49,11 +57,12 @@ func (q *sendQueue) init(max int, onOverflow func()) {
 }
 
 // setWriter makes the queue start writers with spawn, each waiting coalesce first when what woke
-// it is a delivered frame (see push). What is already queued is written at once.
-func (q *sendQueue) setWriter(spawn func(delay time.Duration), coalesce time.Duration) {
+// it is a delivered frame (see push); owner is what they pass to takeOrStop. What is already
+// queued is written at once.
+func (q *sendQueue) setWriter(owner any, spawn func(delay time.Duration), coalesce time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.spawn, q.delay = spawn, coalesce
+	q.owner, q.spawn, q.delay = owner, spawn, coalesce
 	if len(q.frames) > 0 || q.closing {
 		q.kickLocked(false)
 	}
@@ -61,13 +70,24 @@ func (q *sendQueue) setWriter(spawn func(delay time.Duration), coalesce time.Dur
 
 // push queues a frame without waiting. coalesce lets a spawned writer wait a little for more
 // frames to the same connection (messages from others: a burst of broadcasts then costs one write
-// per connection, not one per message). It returns false when the frame was not queued: the queue
-// is closing, or it was full and has just closed (overflow is then true).
-func (q *sendQueue) push(frame []byte, coalesce bool) (ok, overflow bool) {
+// per connection, not one per message). counted says the frame is a hub message that stateful
+// reconnect numbers (an invocation, stream item, completion; not a ping or a Close). It returns
+// false when the frame was not queued: the queue is closing, or it was full and has just closed
+// (overflow is then true), or the replay buffer is full (the caller closes the connection).
+func (q *sendQueue) push(frame []byte, coalesce, counted bool) (ok, overflow bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closing {
 		return false, false
+	}
+	if q.replay != nil {
+		switch {
+		case counted && !q.replay.add(frame):
+			return false, false
+		case q.detached:
+			// Written from replay when the client resumes; a ping or an Ack is of no use by then.
+			return counted, false
+		}
 	}
 	if len(q.frames) >= q.max {
 		q.closing = true
@@ -90,7 +110,18 @@ func (q *sendQueue) pushWait(ctx context.Context, done <-chan struct{}, frame []
 			q.mu.Unlock()
 			return errQueueClosed
 		}
-		if len(q.frames) < q.max {
+		if q.replay != nil && q.replay.fits(len(frame)) && (q.detached || len(q.frames) < q.max) {
+			// The client has acknowledged enough: as the .NET server, a reply waits for acks
+			// rather than outgrow the buffer.
+			q.replay.add(frame)
+			if !q.detached {
+				q.frames = append(q.frames, frame)
+				q.kickLocked(false)
+			}
+			q.mu.Unlock()
+			return nil
+		}
+		if q.replay == nil && len(q.frames) < q.max {
 			q.frames = append(q.frames, frame)
 			q.kickLocked(false)
 			q.mu.Unlock()
@@ -172,22 +203,28 @@ func (q *sendQueue) take() (batch [][]byte, closing bool) {
 	return q.takeLocked(), q.closing
 }
 
-// takeOrStop is take for a spawned writer: when nothing is queued it marks the writer stopped, in
-// the same step, so that the next push starts a new one.
-func (q *sendQueue) takeOrStop() (batch [][]byte, closing bool) {
+// takeOrStop is take for a spawned writer of owner's: when nothing is queued it marks the writer
+// stopped, in the same step, so that the next push starts a new one. current is false when owner
+// is no longer the queue's writer (its transport was replaced): the writer stops at once.
+func (q *sendQueue) takeOrStop(owner any) (batch [][]byte, closing, current bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.owner != owner {
+		return nil, false, false
+	}
 	batch = q.takeLocked()
 	if len(batch) == 0 {
 		q.writing = false
 	}
-	return batch, q.closing
+	return batch, q.closing, true
 }
 
-// stopWriter marks a spawned writer that gave up (its transport failed) as stopped.
-func (q *sendQueue) stopWriter() {
+// stopWriter marks owner's spawned writer that gave up (its transport failed) as stopped.
+func (q *sendQueue) stopWriter(owner any) {
 	q.mu.Lock()
-	q.writing = false
+	if q.owner == owner {
+		q.writing = false
+	}
 	q.mu.Unlock()
 }
 
@@ -195,11 +232,16 @@ func (q *sendQueue) takeLocked() [][]byte {
 	batch := q.frames
 	q.frames = q.spare[:0]
 	q.spare = nil
+	q.wakeRoomLocked()
+	return batch
+}
+
+// wakeRoomLocked wakes the replies waiting for room.
+func (q *sendQueue) wakeRoomLocked() {
 	if q.roomWait != nil {
-		close(q.roomWait) // wake replies waiting for room
+		close(q.roomWait)
 		q.roomWait = nil
 	}
-	return batch
 }
 
 // recycle gives a written batch's slice back for a later take.

@@ -55,10 +55,10 @@ func TestSendQueueOrderAndWake(t *testing.T) {
 	t.Parallel()
 	q, _ := newTestQueue(4)
 	require.False(t, woken(q))
-	ok, overflow := q.push([]byte("a"), false)
+	ok, overflow := q.push([]byte("a"), false, false)
 	require.True(t, ok)
 	require.False(t, overflow)
-	q.push([]byte("b"), true)
+	q.push([]byte("b"), true, false)
 	require.True(t, woken(q), "a push wakes a waiting writer")
 	require.False(t, woken(q), "wake holds one signal, never blocks")
 	batch, closing := q.take()
@@ -66,7 +66,7 @@ func TestSendQueueOrderAndWake(t *testing.T) {
 	require.False(t, closing)
 	require.True(t, q.empty())
 	q.recycle(batch)
-	q.push([]byte("c"), false)
+	q.push([]byte("c"), false, false)
 	batch, _ = q.take()
 	require.Equal(t, []string{"c"}, frames(batch), "a recycled slice holds no stale frames")
 }
@@ -74,14 +74,14 @@ func TestSendQueueOrderAndWake(t *testing.T) {
 func TestSendQueueOverflowClosesOnce(t *testing.T) {
 	t.Parallel()
 	q, overflows := newTestQueue(2)
-	q.push([]byte("a"), false)
-	q.push([]byte("b"), false)
-	ok, overflow := q.push([]byte("c"), false)
+	q.push([]byte("a"), false, false)
+	q.push([]byte("b"), false, false)
+	ok, overflow := q.push([]byte("c"), false, false)
 	require.False(t, ok)
 	require.True(t, overflow)
 	require.Equal(t, 1, *overflows)
 	require.True(t, q.isClosing())
-	ok, overflow = q.push([]byte("d"), false)
+	ok, overflow = q.push([]byte("d"), false, false)
 	require.False(t, ok)
 	require.False(t, overflow, "a closed queue refuses frames without calling it an overflow again")
 	require.Equal(t, 1, *overflows)
@@ -93,7 +93,7 @@ func TestSendQueueOverflowClosesOnce(t *testing.T) {
 func TestSendQueuePushWaitWaitsForRoom(t *testing.T) {
 	t.Parallel()
 	q, overflows := newTestQueue(1)
-	q.push([]byte("a"), false)
+	q.push([]byte("a"), false, false)
 	done := make(chan error, 1)
 	go func() { done <- q.pushWait(context.Background(), nil, []byte("reply")) }()
 	select {
@@ -114,7 +114,7 @@ func TestSendQueuePushWaitEnds(t *testing.T) {
 	t.Run("context", func(t *testing.T) {
 		t.Parallel()
 		q, _ := newTestQueue(1)
-		q.push([]byte("a"), false)
+		q.push([]byte("a"), false, false)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		require.ErrorIs(t, q.pushWait(ctx, nil, []byte("b")), context.Canceled)
@@ -122,7 +122,7 @@ func TestSendQueuePushWaitEnds(t *testing.T) {
 	t.Run("connection done", func(t *testing.T) {
 		t.Parallel()
 		q, _ := newTestQueue(1)
-		q.push([]byte("a"), false)
+		q.push([]byte("a"), false, false)
 		done := make(chan struct{})
 		close(done)
 		require.ErrorIs(t, q.pushWait(context.Background(), done, []byte("b")), errQueueClosed)
@@ -130,7 +130,7 @@ func TestSendQueuePushWaitEnds(t *testing.T) {
 	t.Run("closed while waiting", func(t *testing.T) {
 		t.Parallel()
 		q, _ := newTestQueue(1)
-		q.push([]byte("a"), false)
+		q.push([]byte("a"), false, false)
 		errc := make(chan error, 1)
 		go func() { errc <- q.pushWait(context.Background(), nil, []byte("b")) }()
 		time.Sleep(10 * time.Millisecond) // let it wait; the result is the same if it has not yet
@@ -143,8 +143,8 @@ func TestSendQueuePushWaitEnds(t *testing.T) {
 func TestSendQueueCloseQueuesFinalLast(t *testing.T) {
 	t.Parallel()
 	q, _ := newTestQueue(2)
-	q.push([]byte("a"), false)
-	q.push([]byte("b"), false)
+	q.push([]byte("a"), false, false)
+	q.push([]byte("b"), false, false)
 	calls := 0
 	require.True(t, q.close(func() []byte { calls++; return []byte("close") }),
 		"the Close message goes even when the queue is full")
@@ -153,14 +153,14 @@ func TestSendQueueCloseQueuesFinalLast(t *testing.T) {
 	batch, closing := q.take()
 	require.Equal(t, []string{"a", "b", "close"}, frames(batch))
 	require.True(t, closing)
-	ok, _ := q.push([]byte("late"), false)
+	ok, _ := q.push([]byte("late"), false, false)
 	require.False(t, ok)
 }
 
 func TestSendQueueDrop(t *testing.T) {
 	t.Parallel()
 	q, _ := newTestQueue(4)
-	q.push([]byte("a"), false)
+	q.push([]byte("a"), false, false)
 	woken(q)
 	q.drop()
 	require.True(t, woken(q), "drop wakes the writer so that it ends")
@@ -182,29 +182,32 @@ func TestSendQueueOpenWith(t *testing.T) {
 func TestSendQueueSpawnedWriter(t *testing.T) {
 	t.Parallel()
 	q, _ := newTestQueue(8)
-	q.push([]byte("before"), false)
+	q.push([]byte("before"), false, false)
 	require.True(t, woken(q), "before a writer function is set, a push signals wake")
 	var log spawnLog
-	q.setWriter(log.spawn, 5*time.Millisecond)
+	q.setWriter(&log, log.spawn, 5*time.Millisecond)
 	require.Equal(t, 1, log.count(), "what was queued before the writer was set is written at once")
 
-	q.push([]byte("a"), true)
+	q.push([]byte("a"), true, false)
 	require.Equal(t, 1, log.count(), "no second writer while one runs")
-	batch, _ := q.takeOrStop()
+	batch, _, current := q.takeOrStop(&log)
+	require.True(t, current)
 	require.Equal(t, []string{"before", "a"}, frames(batch))
-	batch, _ = q.takeOrStop()
+	_, _, current = q.takeOrStop("another writer")
+	require.False(t, current, "a writer whose transport was replaced takes nothing")
+	batch, _, _ = q.takeOrStop(&log)
 	require.Empty(t, batch, "an empty take stops the writer")
 
-	q.push([]byte("delivered"), true)
+	q.push([]byte("delivered"), true, false)
 	require.Equal(t, 2, log.count())
-	q.takeOrStop()
-	q.takeOrStop()
-	q.push([]byte("reply"), false)
+	q.takeOrStop(&log)
+	q.takeOrStop(&log)
+	q.push([]byte("reply"), false, false)
 	require.Equal(t, []time.Duration{0, 5 * time.Millisecond, 0}, log.delays,
 		"a delivered frame's writer waits to coalesce; a reply's does not")
 	require.False(t, woken(q), "a queue with a writer function does not use wake")
 
-	q.stopWriter()
+	q.stopWriter(&log)
 	require.True(t, q.close(nil))
 	require.Equal(t, 4, log.count(), "a close starts a writer to end the transport")
 }

@@ -60,21 +60,29 @@ func (h *Hub) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn) {
 		return
 	}
 	t := &wsTransport{c: c}
+	resume := false
 	if !c.attach(t, r) {
-		http.Error(w, "Another transport is already bound to this connection", http.StatusConflict)
-		return
+		// A stateful connection's client coming back after a blip (stateful.go).
+		if resume = c.attachResume(t, r); !resume {
+			http.Error(w, "Another transport is already bound to this connection", http.StatusConflict)
+			return
+		}
 	}
 	socket, err := h.upgrader.Upgrade(w, r)
 	if err != nil {
 		// A failed upgrade has answered the request (or the client is gone).
-		c.abort(errors.Join(errTransportGone, err))
+		c.transportLost(t, errors.Join(errTransportGone, err))
 		return
 	}
-	socket.Session().(*wsSession).c = c
+	socket.Session().(*wsSession).t = t
 	t.socket.Store(socket)
-	c.queue.setWriter(func(delay time.Duration) { go t.flush(delay) }, h.opts.WriteCoalesce)
-	if err := h.app.attached(c); err != nil {
-		c.close(closeReason{err: err}) // the reader below sees the socket close
+	if resume {
+		c.resumeWith(t)
+	} else {
+		c.queue.setWriter(t, func(delay time.Duration) { go t.flush(delay) }, h.opts.WriteCoalesce)
+		if err := h.app.attached(c); err != nil {
+			c.close(closeReason{err: err}) // the reader below sees the socket close
+		}
 	}
 	// The reader gets a goroutine of its own and the request's goroutine ends: its deep net/http
 	// stack and the request it holds would otherwise stay for the connection's life.
@@ -93,17 +101,17 @@ func (ep *endpoint) originAllowed(r *http.Request) bool {
 	return httpx.MatchOrigin(ep.origins, origin)
 }
 
-// wsSession is the per-socket storage gws asks for; Herald keeps only the connection in it (the
+// wsSession is the per-socket storage gws asks for; Herald keeps only the transport in it (the
 // library's default is a map per socket).
-type wsSession struct{ c *conn }
+type wsSession struct{ t *wsTransport }
 
 func (s *wsSession) Len() int { return 1 }
 func (s *wsSession) Load(string) (any, bool) {
-	return s.c, s.c != nil
+	return s.t, s.t != nil
 }
 func (s *wsSession) Delete(string)                        {}
 func (s *wsSession) Store(string, any)                    {}
-func (s *wsSession) Range(f func(key string, v any) bool) { f("conn", s.c) }
+func (s *wsSession) Range(f func(key string, v any) bool) { f("transport", s.t) }
 
 // wsEvents receives every socket's events on the socket's read goroutine.
 type wsEvents struct{}
@@ -117,8 +125,8 @@ func (wsEvents) OnClose(socket *gws.Conn, err error) {
 	} else {
 		err = errors.Join(errTransportGone, err)
 	}
-	if c := socket.Session().(*wsSession).c; c != nil {
-		c.abort(err)
+	if t := socket.Session().(*wsSession).t; t != nil {
+		t.c.transportLost(t, err)
 	}
 }
 
@@ -131,10 +139,11 @@ func (wsEvents) OnPong(*gws.Conn, []byte) {}
 
 func (wsEvents) OnMessage(socket *gws.Conn, m *gws.Message) {
 	defer m.Close() //nolint:errcheck // returns the message's buffer to the pool; it cannot fail
-	if c := socket.Session().(*wsSession).c; c != nil {
+	if t := socket.Session().(*wsSession).t; t != nil && t.c.transportOf() == t {
 		// An error here has already closed the connection gracefully (a Close message saying why
-		// is queued); what the client sends meanwhile is dropped.
-		_ = c.receive(m.Bytes())
+		// is queued); what the client sends meanwhile is dropped. So is what a socket replaced by
+		// a resume still had to read: the client sends it again on the new one.
+		_ = t.c.receive(m.Bytes())
 	}
 }
 
@@ -146,7 +155,10 @@ func (t *wsTransport) flush(delay time.Duration) {
 	}
 	c := t.c
 	for {
-		batch, closing := c.queue.takeOrStop()
+		batch, closing, current := c.queue.takeOrStop(t)
+		if !current {
+			return // a resume replaced this transport
+		}
 		if len(batch) == 0 {
 			switch {
 			case !closing:
@@ -167,8 +179,8 @@ func (t *wsTransport) flush(delay time.Duration) {
 		err := t.write(batch)
 		c.queue.recycle(batch)
 		if err != nil {
-			c.abort(errors.Join(errTransportGone, err))
-			c.queue.stopWriter()
+			c.queue.stopWriter(t)
+			c.transportLost(t, errors.Join(errTransportGone, err))
 			return
 		}
 	}
