@@ -72,6 +72,17 @@ func (b *byID[T]) put(id string, v T) (remove func()) {
 	}
 }
 
+// all is every value, in no order.
+func (b *byID[T]) all() []T {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]T, 0, len(b.m))
+	for _, v := range b.m {
+		out = append(out, v)
+	}
+	return out
+}
+
 func (b *byID[T]) get(id string) T {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -240,6 +251,8 @@ func (h *Hub) serveRequest(connID string, fields [][]byte) {
 		out, err = h.serveForwarded(ctx, connID, args)
 	case opTake:
 		out, err = h.serveTake(connID, args)
+	case opRelay:
+		out, err = h.serveRelay(connID, args)
 	case opExists:
 		exists := ""
 		if h.reg.conn(connID) != nil {

@@ -43,6 +43,16 @@ func (h *Hub) deliver(channel string, payload []byte) {
 	case kindCancel:
 		h.cancelRequest(e.fields)
 	case kindProbe:
+	case kindRelay:
+		fields := cloneFields(e.fields) // they alias payload
+		switch kind {
+		case "conn":
+			h.relayIn(name, fields)
+		case "relay":
+			h.relayOut(name, fields)
+		default:
+			h.metrics.malformed.Inc()
+		}
 	}
 }
 

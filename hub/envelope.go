@@ -27,6 +27,9 @@ const (
 	// kindProbe asks nothing: its receiver count tells a waiting caller whether the connection's
 	// node is still there.
 	kindProbe envelopeKind = 8
+	// kindRelay carries a relayed WebSocket's frames between the node that has the client's socket
+	// and the connection's node (relay.go).
+	kindRelay envelopeKind = 9
 )
 
 // envelope is a decoded backplane payload.
@@ -124,7 +127,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 		}
 		e.arg = string(s)
 		return e, nil
-	case kindRequest, kindReply, kindCancel, kindProbe:
+	case kindRequest, kindReply, kindCancel, kindProbe, kindRelay:
 		n, k := binary.Uvarint(b)
 		if k <= 0 || n > uint64(len(b)) {
 			return e, errBadEnvelope

@@ -36,9 +36,14 @@ func FuzzBackplanePayload(f *testing.F) {
 	f.Add(uint8(1), encodeFields(kindRequest, []byte("id"), []byte("fz:node:x"), []byte(opHTTP), []byte(c.token), []byte("0"), []byte("GET"), []byte("/?id="+c.token), nil, nil, nil, nil))
 	f.Add(uint8(1), encodeFields(kindRequest, []byte("id"), []byte("fz:node:x"), []byte(opTake), []byte(c.token), []byte("0")))
 	f.Add(uint8(1), encodeFields(kindRequest, []byte("id"), []byte("fz:node:x"), []byte(opInvoke), []byte("m"), []byte("[1]"), []byte("5")))
+	f.Add(uint8(1), encodeFields(kindRequest, []byte("id"), []byte("fz:node:x"), []byte(opRelay), []byte(c.token), []byte("0"), []byte("fz:relay:t")))
+	f.Add(uint8(1), encodeFields(kindRelay, []byte("fz:relay:t"), []byte("in"), []byte("{}\x1e")))
+	f.Add(uint8(1), encodeFields(kindRelay, []byte("fz:relay:t"), []byte("gone")))
+	f.Add(uint8(6), encodeFields(kindRelay, []byte("data"), []byte("{}\x1e")))
+	f.Add(uint8(6), encodeFields(kindRelay, []byte("end"), []byte("1000")))
 	f.Add(uint8(2), encodeFields(kindReply, []byte(h.nodeID+".1"), nil))
 	f.Add(uint8(3), encodeFields(kindCancel, []byte("id")))
-	channels := []string{h.channel("all"), h.channel("conn", c.id), h.channel("user", "u"), h.channel("group", "g"), h.nodeChannel(), "fz:other"}
+	channels := []string{h.channel("all"), h.channel("conn", c.id), h.channel("user", "u"), h.channel("group", "g"), h.nodeChannel(), "fz:other", h.channel("relay", "t")}
 	f.Fuzz(func(t *testing.T, which uint8, payload []byte) {
 		h.deliver(channels[int(which)%len(channels)], payload)
 	})

@@ -45,10 +45,14 @@ func (ep *endpoint) forward(w http.ResponseWriter, r *http.Request, token string
 			http.Error(w, "Server is shutting down.", http.StatusServiceUnavailable)
 			return
 		}
-		c, err := ep.takeOver(r, id, token)
+		c, relay, err := ep.takeOver(r, id, token)
 		switch {
+		case err == nil && relay.ok && isWS(r):
+			// A stateful connection resuming: its node keeps it, and this node relays the socket.
+			ep.relayWebSocket(w, r, id, token, relay.principal)
+			return
 		case err == nil && c != nil:
-			ep.serveConn(w, r, c, r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket"))
+			ep.serveConn(w, r, c, isWS(r))
 			return
 		case errors.Is(err, ErrConnectionClosed):
 			http.Error(w, "No Connection with that ID", http.StatusNotFound)
@@ -107,27 +111,49 @@ func (ep *endpoint) forward(w http.ResponseWriter, r *http.Request, token string
 	_, _ = w.Write(out[2]) // the client may have gone; nothing to do about it here
 }
 
-// takeOver asks the node that negotiated a connection to hand it over, and makes it here. It
-// returns nil, nil when that node keeps it (a transport is bound already).
-func (ep *endpoint) takeOver(r *http.Request, id, token string) (*conn, error) {
+// isWS reports whether r asks for a WebSocket.
+func isWS(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// relayable is what takeOver learns of a stateful connection its node keeps: it may be resumed
+// through a relay, by its principal's user.
+type relayable struct {
+	ok        bool
+	principal *Principal
+}
+
+// takeOver asks the node that negotiated a connection to hand it over, and makes it here. When
+// that node keeps it (a transport is bound already) it returns no connection, and for a stateful
+// connection whether it can be relayed.
+func (ep *endpoint) takeOver(r *http.Request, id, token string) (*conn, relayable, error) {
 	h := ep.h
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	out, err := h.call(ctx, id, opTake, []byte(token), []byte(strconv.Itoa(ep.key)))
 	if err != nil {
-		return nil, err
+		return nil, relayable{}, err
 	}
-	if len(out) != 2 {
-		return nil, errBadEnvelope
-	}
-	if string(out[0]) != "ok" {
-		return nil, nil
+	if len(out) != 3 {
+		return nil, relayable{}, errBadEnvelope
 	}
 	var p *Principal
-	if err := json.Unmarshal(out[1], &p); err != nil {
-		return nil, errBadEnvelope
+	switch string(out[0]) {
+	case "ok", "relay":
+		if err := json.Unmarshal(out[1], &p); err != nil {
+			return nil, relayable{}, errBadEnvelope
+		}
+	default:
+		return nil, relayable{}, nil
 	}
-	return h.openConn(r.Context(), ep, p, id, token)
+	if string(out[0]) == "relay" {
+		return nil, relayable{ok: true, principal: p}, nil
+	}
+	c, err := h.openConn(r.Context(), ep, p, id, token)
+	if err == nil {
+		c.offerStateful = len(out[2]) > 0
+	}
+	return c, relayable{}, err
 }
 
 // serveTake hands over a negotiated connection that has no transport yet.
@@ -143,10 +169,17 @@ func (h *Hub) serveTake(connID string, args [][]byte) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !c.handOver() {
-		return [][]byte{[]byte("kept"), nil}, nil
+	stateful := []byte(nil)
+	if c.offerStateful {
+		stateful = []byte{1}
 	}
-	return [][]byte{[]byte("ok"), p}, nil
+	if !c.handOver() {
+		if c.resumable.Load() {
+			return [][]byte{[]byte("relay"), p, nil}, nil
+		}
+		return [][]byte{[]byte("kept"), nil, nil}, nil
+	}
+	return [][]byte{[]byte("ok"), p, stateful}, nil
 }
 
 // errHandedOver ends a connection another node took over.

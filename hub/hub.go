@@ -45,6 +45,9 @@ type Hub struct {
 	reg  *registry
 	subs *subscriptions
 	rpc  rpc
+	// relays are the WebSockets this node relays to stateful connections on other nodes, by
+	// tunnel channel (relay.go).
+	relays byID[*relayEnd]
 	// store keeps the users' group memberships (manage.go).
 	store backplane.Store
 	// serving counts the requests of other nodes this node is answering: a drain waits for their
@@ -157,6 +160,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.ep.ServeHTTP
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.draining.Store(true)
 	h.startDrain()
+	h.closeRelays()
 	for _, c := range h.allConns() {
 		c.close(closeReason{message: "Server is shutting down.", allowReconnect: true})
 	}

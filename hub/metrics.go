@@ -17,6 +17,7 @@ type Metrics struct {
 	malformed       *prometheus.CounterVec
 	detached        *prometheus.CounterVec
 	resumed         *prometheus.CounterVec
+	relayed         *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg.
@@ -58,10 +59,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		resumed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_hub_stateful_resumed_total", Help: "Stateful-reconnect connections resumed on a new WebSocket, what the client missed replayed.",
 		}, []string{"hub"}),
+		relayed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_hub_stateful_relayed_total", Help: "Stateful-reconnect connections resumed through another node, which relays the client's WebSocket.",
+		}, []string{"hub"}),
 	}
 	reg.MustRegister(m.connections, m.messagesIn, m.messagesOut, m.bytesIn, m.bytesOut,
 		m.invocationErrs, m.slowConsumers, m.closedWithError, m.publishErrors, m.malformed,
-		m.detached, m.resumed)
+		m.detached, m.resumed, m.relayed)
 	return m
 }
 
@@ -78,6 +82,7 @@ type hubMetrics struct {
 	malformed       prometheus.Counter
 	detached        prometheus.Counter
 	resumed         prometheus.Counter
+	relayed         prometheus.Counter
 	bytesIn         map[Transport]prometheus.Counter
 	bytesOut        map[Transport]prometheus.Counter
 }
@@ -97,6 +102,7 @@ func newHubMetrics(m *Metrics, hub string) *hubMetrics {
 		malformed:       m.malformed.WithLabelValues(hub),
 		detached:        m.detached.WithLabelValues(hub),
 		resumed:         m.resumed.WithLabelValues(hub),
+		relayed:         m.relayed.WithLabelValues(hub),
 		bytesIn:         map[Transport]prometheus.Counter{},
 		bytesOut:        map[Transport]prometheus.Counter{},
 	}

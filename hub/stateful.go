@@ -235,15 +235,18 @@ func (c *conn) attachResume(t transport, r *http.Request) bool {
 		c.detachLocked()
 	}
 	c.transport = t
-	c.req = captureRequest(r)
+	if r != nil {
+		c.req = captureRequest(r) // a relay keeps the request of the first WebSocket
+	}
 	c.mu.Unlock()
 	old.abort() // its reader sees the socket close; transportLost then ignores it
 	return true
 }
 
-// resumeWith starts writing to t, attached by attachResume and upgraded: Sequence, what the
-// client did not acknowledge, then the rest; what the client sends is ignored until its Sequence.
-func (c *conn) resumeWith(t *wsTransport) {
+// resumeWith starts writing to t, attached by attachResume and upgraded, with writers spawn starts:
+// Sequence, what the client did not acknowledge, then the rest; what the client sends is ignored
+// until its Sequence.
+func (c *conn) resumeWith(t transport, spawn func(time.Duration)) {
 	c.recvMu.Lock()
 	c.inbuf = nil // a partial record of the old socket
 	c.recv.awaitSequence = true
@@ -260,7 +263,7 @@ func (c *conn) resumeWith(t *wsTransport) {
 	c.lastSend.Store(now)
 	c.ackSent.Store(0) // acknowledge again what the client may resend
 	p := c.protocol()
-	c.queue.resume(t, func(delay time.Duration) { go t.flush(delay) }, c.h.opts.WriteCoalesce, func(first int64) []byte {
+	c.queue.resume(t, spawn, c.h.opts.WriteCoalesce, func(first int64) []byte {
 		frame, _ := p.AppendMessage(nil, &protocol.Sequence{SequenceID: first}) // a Sequence always encodes
 		return frame
 	})

@@ -77,7 +77,7 @@ func (h *Hub) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn) {
 	socket.Session().(*wsSession).t = t
 	t.socket.Store(socket)
 	if resume {
-		c.resumeWith(t)
+		c.resumeWith(t, func(delay time.Duration) { go t.flush(delay) })
 	} else {
 		c.queue.setWriter(t, func(delay time.Duration) { go t.flush(delay) }, h.opts.WriteCoalesce)
 		if err := h.app.attached(c); err != nil {
@@ -101,9 +101,16 @@ func (ep *endpoint) originAllowed(r *http.Request) bool {
 	return httpx.MatchOrigin(ep.origins, origin)
 }
 
-// wsSession is the per-socket storage gws asks for; Herald keeps only the transport in it (the
-// library's default is a map per socket).
-type wsSession struct{ t *wsTransport }
+// wsHandler takes a socket's events: a connection's wsTransport, or on another node a relayEnd
+// (relay.go).
+type wsHandler interface {
+	onMessage(data []byte)
+	onClose(err error)
+}
+
+// wsSession is the per-socket storage gws asks for; Herald keeps only the socket's handler in it
+// (the library's default is a map per socket).
+type wsSession struct{ t wsHandler }
 
 func (s *wsSession) Len() int { return 1 }
 func (s *wsSession) Load(string) (any, bool) {
@@ -126,7 +133,7 @@ func (wsEvents) OnClose(socket *gws.Conn, err error) {
 		err = errors.Join(errTransportGone, err)
 	}
 	if t := socket.Session().(*wsSession).t; t != nil {
-		t.c.transportLost(t, err)
+		t.onClose(err)
 	}
 }
 
@@ -139,13 +146,21 @@ func (wsEvents) OnPong(*gws.Conn, []byte) {}
 
 func (wsEvents) OnMessage(socket *gws.Conn, m *gws.Message) {
 	defer m.Close() //nolint:errcheck // returns the message's buffer to the pool; it cannot fail
-	if t := socket.Session().(*wsSession).t; t != nil && t.c.transportOf() == t {
+	if t := socket.Session().(*wsSession).t; t != nil {
+		t.onMessage(m.Bytes())
+	}
+}
+
+func (t *wsTransport) onMessage(data []byte) {
+	if t.c.transportOf() == t {
 		// An error here has already closed the connection gracefully (a Close message saying why
 		// is queued); what the client sends meanwhile is dropped. So is what a socket replaced by
 		// a resume still had to read: the client sends it again on the new one.
-		_ = t.c.receive(m.Bytes())
+		_ = t.c.receive(data)
 	}
 }
+
+func (t *wsTransport) onClose(err error) { t.c.transportLost(t, err) }
 
 // flush writes the queue to the socket until it is empty, then returns; the send queue starts it
 // when something is queued and no flush runs. A delay lets a burst of delivered frames gather.

@@ -3,12 +3,23 @@
 // test/cluster/README.md).
 
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { Collector, sleep, unique, withTimeout } from "./lib/client.mjs";
 import { assertNotReceived, connectionIdOf } from "./lib/hubtests.mjs";
 import {
     PAIRS, assertExactlyOnce, clusterSuite, distinctNodes, info, it, onTwoNodes, openPlaced, settle, token,
 } from "./lib/cluster.mjs";
+import { BlipProxy } from "./lib/proxy.mjs";
+import { WS, numberedAcrossBlips } from "./lib/stateful.mjs";
+
+/** herald_hub_stateful_relayed_total of the conformance hub on every node. */
+async function relayed(nodes) {
+    return Promise.all(nodes.map(async (u) => {
+        const text = await (await fetch(`${u}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+        const m = /^herald_hub_stateful_relayed_total\{hub="conformance"\} (\S+)$/m.exec(text);
+        return m ? Number(m[1]) : 0;
+    }));
+}
 
 await clusterSuite("cluster.test.mjs", ["--second-env", "test"], () => {
     for (const pair of PAIRS) {
@@ -166,6 +177,27 @@ await clusterSuite("cluster.test.mjs", ["--second-env", "test"], () => {
             await assertNotReceived(theirs[0], theirs, theirCols);
             await sleep(300);
             for (const col of theirCols) assert.deepEqual(col.items, [], `${col.label} is in the other environment and must not get ${col.method}`);
+        }
+    });
+
+    describe("stateful reconnect across nodes", () => {
+        // A load balancer of its own that resets: each new TCP connection goes to the next node, so
+        // negotiate, the WebSocket and each resume reach different nodes.
+        let proxy;
+        after(async () => proxy?.stop());
+        for (const pair of WS) {
+            it(`${pair.name}: resumed through other nodes (relayed to the connection's node), 1,000 messages once and in order`, async (s) => {
+                const nodes = info().nodes;
+                proxy ??= await BlipProxy.start(nodes.map(BlipProxy.target));
+                const before = await relayed(nodes);
+                await numberedAcrossBlips(s, {
+                    proxy, pair, secret: info().jwtSecret,
+                    rxUrl: `${proxy.url}/hubs/conformance`, txUrl: `${info().lb}/hubs/conformance`,
+                });
+                const after = await relayed(nodes);
+                const n = after.reduce((a, b) => a + b, 0) - before.reduce((a, b) => a + b, 0);
+                assert.equal(n, 2, `both resumes went through a relay (relayed per node before ${before}, after ${after})`);
+            });
         }
     });
 });
