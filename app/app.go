@@ -131,7 +131,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	router.Map("/hubs/notifications", notifications)
-	store.SetNotifier(hubNotifier{h: notifications, log: s.log})
+	userFeed := feed{store: backplane.StoreOf(bp)}
+	userFeed.registerMissed(notifications)
+	store.SetNotifier(hubNotifier{h: notifications, feed: userFeed, log: s.log})
 	(&api.Server{Auth: a, Store: store, Exports: tasks.Exports, Log: s.log, DemoTasks: cfg.DemoTasks || a.DevMode()}).Register(mux)
 	mux.Handle("GET /api/openapi.json", api.OpenAPIHandler())
 	mux.Handle("GET "+storage.DefaultDownloadPath, tasks.Bucket.DownloadHandler())

@@ -89,7 +89,7 @@ func NewPublisher(bp backplane.Backplane, log *slog.Logger) (jobs.Notifier, erro
 	if err != nil {
 		return nil, err
 	}
-	return hubNotifier{h: h, log: log}, nil
+	return hubNotifier{h: h, feed: feed{store: backplane.StoreOf(bp)}, log: log}, nil
 }
 
 // notifyTimeout bounds one live update: while Redis is away a worker must not stall on it (the

@@ -165,3 +165,83 @@ func TestCancelRunningTaskOverAPI(t *testing.T) {
 	_, got = call(t, http.MethodGet, base+"/api/tasks/"+id, alice, "")
 	require.Equal(t, "cancelled", got["state"])
 }
+
+// Every taskUpdated and notification carries the seq of its owner's feed, 1, 2, 3, … with no gap,
+// on both protocols; the hub method Missed returns what came after a seq, the argument as it went
+// out live, and says when the feed does not reach back that far.
+func TestFeedNumbersMessagesAndMissedReplaysThem(t *testing.T) {
+	t.Parallel()
+	base := setup(t, app.Config{})
+	for _, p := range []client.Protocol{client.JSON, client.MessagePack} {
+		t.Run(string(p), func(t *testing.T) {
+			user := "feed-" + string(p)
+			token := devToken(t, base, user)
+			type msg struct {
+				target string
+				v      map[string]any
+			}
+			got := make(chan msg, 100)
+			c, err := client.New(base+"/hubs/notifications", client.Options{Protocol: p, AccessToken: client.StaticToken(token)})
+			require.NoError(t, err)
+			for _, target := range []string{"taskUpdated", "notification"} {
+				c.On(target, func(_ context.Context, a client.Args) (any, error) {
+					var v map[string]any
+					require.NoError(t, a.Decode(0, &v))
+					got <- msg{target, v}
+					return nil, nil
+				})
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			require.NoError(t, c.Start(ctx))
+			t.Cleanup(func() { _ = c.Stop(context.Background()) })
+
+			status, task := call(t, http.MethodPost, base+"/api/demo/tasks", token, `{"steps":3,"stepMs":20}`)
+			require.Equal(t, http.StatusAccepted, status, task)
+			var live []msg
+			notified := false
+			for !notified {
+				select {
+				case m := <-got:
+					live = append(live, m)
+					notified = m.target == "notification"
+				case <-ctx.Done():
+					t.Fatalf("no notification; got %v", live)
+				}
+			}
+			for i, m := range live {
+				require.EqualValues(t, i+1, m.v["seq"], "message %d (%s) is numbered %d: no gap", i, m.target, i+1)
+			}
+
+			var all app.Missed
+			require.NoError(t, c.Invoke(ctx, "Missed", &all, 0))
+			require.True(t, all.Complete)
+			require.EqualValues(t, len(live), all.Last)
+			require.Len(t, all.Messages, len(live))
+			for i, m := range all.Messages {
+				require.Equal(t, live[i].target, m.Target)
+				require.EqualValues(t, live[i].v["seq"], m.Seq)
+				arg := m.Arg.(map[string]any)
+				require.Equal(t, live[i].v["id"], arg["id"], "the argument as it went out live")
+				require.EqualValues(t, m.Seq, arg["seq"])
+			}
+
+			var tail app.Missed
+			require.NoError(t, c.Invoke(ctx, "Missed", &tail, len(live)-1))
+			require.True(t, tail.Complete)
+			require.Len(t, tail.Messages, 1)
+			require.Equal(t, "notification", tail.Messages[0].Target)
+
+			var none app.Missed
+			require.NoError(t, c.Invoke(ctx, "Missed", &none, len(live)))
+			require.True(t, none.Complete, "nothing missed")
+			require.Empty(t, none.Messages)
+
+			var lost app.Missed
+			require.NoError(t, c.Invoke(ctx, "Missed", &lost, len(live)+10))
+			require.False(t, lost.Complete, "a seq past the feed's last: the feed began again, refetch")
+
+			require.Error(t, c.Invoke(ctx, "Missed", nil, -1))
+		})
+	}
+}

@@ -30,6 +30,28 @@ type Store interface {
 	// Extend sets the time a claim has left to ttl (a claim taken short while its work runs is
 	// kept long once the work is done); a claim that has expired stays expired.
 	Extend(ctx context.Context, key string, ttl time.Duration) error
+
+	// LogAppend adds value to the log at key and returns its number: one more than the log's last
+	// (the first is 1), so that a reader can tell a gap. The log keeps its last keep entries, and
+	// is dropped (numbering starts again at 1) ttl after its last append.
+	LogAppend(ctx context.Context, key string, value []byte, keep int, ttl time.Duration) (int64, error)
+	// LogSince returns at most limit entries of the log at key numbered after after, oldest first,
+	// with the number of the log's oldest kept entry (0 when the log is empty) and of its last (0
+	// for an unknown key).
+	LogSince(ctx context.Context, key string, after int64, limit int) (LogRead, error)
+}
+
+// LogEntry is one entry of a Store's log.
+type LogEntry struct {
+	Seq   int64
+	Value []byte
+}
+
+// LogRead is what LogSince found.
+type LogRead struct {
+	Entries []LogEntry
+	// First is the number of the oldest entry kept, Last of the newest (0 and 0: no log).
+	First, Last int64
 }
 
 // StoreOf is b's Store, or, when b keeps no state, a memory Store of its own: right for one node
@@ -43,9 +65,17 @@ func StoreOf(b Backplane) Store {
 
 // memoryState is a Bus's Store: maps under the bus's lock.
 type memoryState struct {
-	sets    map[string]map[string]time.Time
-	claims  map[string]time.Time
-	sweepAt int // the size of claims at which expired ones are dropped
+	sets       map[string]map[string]time.Time
+	claims     map[string]time.Time
+	sweepAt    int // the size of claims at which expired ones are dropped
+	logs       map[string]*memoryLog
+	logSweepAt int
+}
+
+type memoryLog struct {
+	last    int64
+	entries []LogEntry
+	expires time.Time
 }
 
 var _ Store = (*Memory)(nil)
@@ -135,6 +165,58 @@ func (m *Memory) Release(ctx context.Context, key string) error {
 	return m.state(ctx, func(s *memoryState) { delete(s.claims, key) })
 }
 
+// LogAppend implements Store.
+func (m *Memory) LogAppend(ctx context.Context, key string, value []byte, keep int, ttl time.Duration) (int64, error) {
+	var seq int64
+	err := m.state(ctx, func(s *memoryState) {
+		now := time.Now()
+		l := s.logs[key]
+		if l == nil || !l.expires.After(now) {
+			// Drop expired logs each time the map has doubled, so that it does not only grow.
+			if len(s.logs) >= s.logSweepAt {
+				for k, old := range s.logs {
+					if !old.expires.After(now) {
+						delete(s.logs, k)
+					}
+				}
+				s.logSweepAt = max(1024, 2*len(s.logs))
+			}
+			l = &memoryLog{}
+			s.logs[key] = l
+		}
+		l.last++
+		seq = l.last
+		l.entries = append(l.entries, LogEntry{Seq: seq, Value: append([]byte(nil), value...)})
+		if n := len(l.entries) - max(keep, 1); n > 0 {
+			clear(l.entries[:n])
+			l.entries = l.entries[n:]
+		}
+		l.expires = now.Add(ttl)
+	})
+	return seq, err
+}
+
+// LogSince implements Store.
+func (m *Memory) LogSince(ctx context.Context, key string, after int64, limit int) (LogRead, error) {
+	var out LogRead
+	err := m.state(ctx, func(s *memoryState) {
+		l := s.logs[key]
+		if l == nil || !l.expires.After(time.Now()) {
+			return
+		}
+		out.Last = l.last
+		if len(l.entries) > 0 {
+			out.First = l.entries[0].Seq
+		}
+		for _, e := range l.entries {
+			if e.Seq > after && len(out.Entries) < limit {
+				out.Entries = append(out.Entries, LogEntry{Seq: e.Seq, Value: append([]byte(nil), e.Value...)})
+			}
+		}
+	})
+	return out, err
+}
+
 func (m *Memory) state(ctx context.Context, fn func(*memoryState)) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -145,7 +227,7 @@ func (m *Memory) state(ctx context.Context, fn func(*memoryState)) error {
 		return ErrClosed
 	}
 	if m.bus.state.sets == nil {
-		m.bus.state = memoryState{sets: make(map[string]map[string]time.Time), claims: make(map[string]time.Time)}
+		m.bus.state = memoryState{sets: make(map[string]map[string]time.Time), claims: make(map[string]time.Time), logs: make(map[string]*memoryLog)}
 	}
 	fn(&m.bus.state)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -324,6 +325,48 @@ func runStore(t *testing.T, a, b, other backplane.Store) {
 		require.NoError(t, err)
 		return ok
 	}, 5*time.Second, 50*time.Millisecond, "a claim expires")
+
+	runLog(t, a, b, other)
+}
+
+// runLog checks a Store's logs: numbered from 1 across nodes, bounded, read from a number on,
+// expiring.
+func runLog(t *testing.T, a, b, other backplane.Store) {
+	ctx := context.Background()
+	since := func(s backplane.Store, key string, after int64, limit int) backplane.LogRead {
+		t.Helper()
+		r, err := s.LogSince(ctx, key, after, limit)
+		require.NoError(t, err)
+		return r
+	}
+	require.Equal(t, backplane.LogRead{}, since(a, "log:unknown", 0, 10), "an unknown log is empty, numbered 0")
+	for i := 1; i <= 6; i++ {
+		node := a
+		if i%2 == 0 {
+			node = b
+		}
+		seq, err := node.LogAppend(ctx, "log:u", []byte("v"+strconv.Itoa(i)), 4, time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, int64(i), seq, "numbered one past the last, whichever node appends")
+	}
+	r := since(b, "log:u", 0, 10)
+	require.Equal(t, int64(3), r.First, "the last 4 are kept")
+	require.Equal(t, int64(6), r.Last)
+	require.Len(t, r.Entries, 4)
+	require.Equal(t, backplane.LogEntry{Seq: 3, Value: []byte("v3")}, r.Entries[0])
+	r = since(a, "log:u", 4, 10)
+	require.Equal(t, []backplane.LogEntry{{Seq: 5, Value: []byte("v5")}, {Seq: 6, Value: []byte("v6")}}, r.Entries)
+	require.Len(t, since(a, "log:u", 2, 1).Entries, 1, "at most limit")
+	require.Empty(t, since(a, "log:u", 6, 10).Entries)
+	require.Equal(t, backplane.LogRead{}, since(other, "log:u", 0, 10), "another cluster's log is another log")
+
+	_, err := a.LogAppend(ctx, "log:short", []byte("x"), 10, 300*time.Millisecond)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return since(b, "log:short", 0, 10).Last == 0 },
+		5*time.Second, 50*time.Millisecond, "a log expires ttl after its last append")
+	seq, err := b.LogAppend(ctx, "log:short", []byte("y"), 10, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), seq, "and its numbering starts again")
 }
 
 func keys(m map[string]time.Time) []string {

@@ -2,9 +2,11 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -127,4 +129,70 @@ func (b *Backplane) Claim(ctx context.Context, key string, ttl time.Duration) (b
 		return false, fmt.Errorf("redis store: claim: %w", err)
 	}
 	return ok, nil
+}
+
+// A log is a stream whose entry ids are the entries' numbers ("n-0"), beside a counter; both under
+// one hash tag (one slot in a Redis Cluster), appended to in one script so that numbers and order
+// agree whichever node appends.
+var logAppend = goredis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], n .. '-0', 'v', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return n
+`)
+
+func (b *Backplane) logKeys(key string) []string {
+	k := b.key("{" + key + "}")
+	return []string{k + ":n", k + ":log"}
+}
+
+// LogAppend implements backplane.Store.
+func (b *Backplane) LogAppend(ctx context.Context, key string, value []byte, keep int, ttl time.Duration) (int64, error) {
+	if b.isClosed() {
+		return 0, ErrClosed
+	}
+	n, err := logAppend.Run(ctx, b.client, b.logKeys(key), max(keep, 1), value, max(ttl.Milliseconds(), 1)).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("redis store: log append: %w", err)
+	}
+	return n, nil
+}
+
+// LogSince implements backplane.Store.
+func (b *Backplane) LogSince(ctx context.Context, key string, after int64, limit int) (backplane.LogRead, error) {
+	var out backplane.LogRead
+	if b.isClosed() {
+		return out, ErrClosed
+	}
+	keys := b.logKeys(key)
+	var last *goredis.StringCmd
+	var first, since *goredis.XMessageSliceCmd
+	_, err := b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		last = p.Get(ctx, keys[0])
+		first = p.XRangeN(ctx, keys[1], "-", "+", 1)
+		since = p.XRangeN(ctx, keys[1], strconv.FormatInt(after+1, 10)+"-0", "+", int64(max(limit, 1)))
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return out, fmt.Errorf("redis store: log read: %w", err)
+	}
+	if n, err := last.Int64(); err == nil {
+		out.Last = n
+	}
+	if msgs := first.Val(); len(msgs) > 0 {
+		out.First = streamSeq(msgs[0].ID)
+	}
+	for _, m := range since.Val() {
+		v, _ := m.Values["v"].(string)
+		out.Entries = append(out.Entries, backplane.LogEntry{Seq: streamSeq(m.ID), Value: []byte(v)})
+	}
+	return out, nil
+}
+
+// streamSeq is the number of a log entry's stream id "n-0".
+func streamSeq(id string) int64 {
+	n, _, _ := strings.Cut(id, "-")
+	seq, _ := strconv.ParseInt(n, 10, 64)
+	return seq
 }
