@@ -398,15 +398,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	drain, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	errs := make([]error, len(s.hubs)+1)
-	var wg sync.WaitGroup
 	if s.workers.Load() {
-		// Running tasks get the drain time, then go back to the queue to be resumed.
-		wg.Go(func() {
-			if err := s.store.Stop(drain); err != nil {
-				errs[len(s.hubs)] = fmt.Errorf("stop task workers: %w", err)
-			}
-		})
+		// Running tasks get the drain time but a reserve for the hubs, then go back to the queue to
+		// be resumed. The hubs drain only after: the pages hear the tasks' last updates (finished,
+		// or queued again) before their connections close.
+		reserve := min(s.cfg.ShutdownTimeout/4, 2*time.Second)
+		tasks, cancelTasks := context.WithTimeout(drain, s.cfg.ShutdownTimeout-reserve)
+		if err := s.store.Stop(tasks); err != nil {
+			errs[len(s.hubs)] = fmt.Errorf("stop task workers: %w", err)
+		}
+		cancelTasks()
 	}
+	var wg sync.WaitGroup
 	for i, h := range s.hubs {
 		wg.Go(func() {
 			if err := h.Shutdown(drain); err != nil {

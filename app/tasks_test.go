@@ -3,6 +3,9 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -244,4 +247,66 @@ func TestFeedNumbersMessagesAndMissedReplaysThem(t *testing.T) {
 			require.Error(t, c.Invoke(ctx, "Missed", nil, -1))
 		})
 	}
+}
+
+// On shutdown the hubs drain only after the task workers stop: a running task that goes back to the
+// queue tells its owner's pages so (taskUpdated queued) before their connections close.
+func TestShutdownTellsPagesOfRequeuedTasksBeforeClosing(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := app.New(ctx, app.Config{DataDir: t.TempDir(), ShutdownTimeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	base := "http://" + ln.Addr().String()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 5*time.Second, 10*time.Millisecond)
+
+	token := devToken(t, base, "alice")
+	states := make(chan string, 100)
+	c, err := client.New(base+"/hubs/notifications", client.Options{AccessToken: client.StaticToken(token)})
+	require.NoError(t, err)
+	c.On("taskUpdated", func(_ context.Context, a client.Args) (any, error) {
+		var v map[string]any
+		require.NoError(t, a.Decode(0, &v))
+		states <- v["state"].(string)
+		return nil, nil
+	})
+	closed := make(chan struct{})
+	c.OnClose(func(error) { close(closed) })
+	start, cancelStart := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelStart()
+	require.NoError(t, c.Start(start))
+	status, task := call(t, http.MethodPost, base+"/api/demo/tasks", token, `{"steps":200,"stepMs":100}`)
+	require.Equal(t, http.StatusAccepted, status, task)
+	for s := ""; s != "running"; {
+		select {
+		case s = <-states:
+		case <-start.Done():
+			t.Fatal("the task never ran")
+		}
+	}
+	cancel() // SIGTERM
+	var seen []string
+	for s := ""; s != "queued"; {
+		select {
+		case s = <-states:
+			seen = append(seen, s)
+		case <-closed:
+			t.Fatalf("the connection closed before the task went back to the queue; updates after running: %v", seen)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no queued update; updates after running: %v", seen)
+		}
+	}
+	require.NoError(t, <-done)
+	<-closed
 }
