@@ -48,7 +48,7 @@ func (f exportFlags) seedDemo(ctx context.Context, dataDir, database string, log
 	err = demo.Generate(ctx, url, demoSeedRows, demo.Options{})
 	switch {
 	case err == nil:
-		logger.Info(fmt.Sprintf("generated %d demo orders for the dataset orders (herald demo-data --rows N makes more)", demoSeedRows))
+		logger.Info(fmt.Sprintf("generated %d demo orders for the dataset orders (herald demo-data --rows N replaces them with N)", demoSeedRows))
 	case !errors.Is(err, demo.ErrExists):
 		return fmt.Errorf("demo data: %w", err)
 	}
@@ -207,14 +207,18 @@ func humanBytes(n int64) string {
 }
 
 type demoDataCmd struct {
-	Rows     int64  `help:"How many orders to generate." default:"100000"`
+	Rows     int64  `help:"How many orders the table holds afterwards: an existing orders table is replaced, never added to." default:"100000"`
 	Seed     int64  `help:"Seed of the generator: the same seed gives the same rows on every database." default:"1"`
 	DataDir  string `name:"data-dir" help:"Where Herald keeps its embedded state." default:"${jobs_data_dir}" type:"path"`
 	Database string `help:"Database to fill: empty for Herald's SQLite in the data dir, postgres://… or mysql://…" placeholder:"URL"`
-	Replace  bool   `help:"Replace an existing orders table (always done in Herald's own SQLite database)."`
+	Replace  bool   `help:"Replace an existing orders table in --database (always done in Herald's own SQLite database)."`
+
+	out io.Writer // the summary line; standard output when nil
 }
 
-// Run fills the orders table of the demo dataset.
+// Run makes the demo dataset's orders table hold exactly d.Rows generated orders: a new table,
+// or one that replaces the existing table, which is never added to (the same seed and count
+// give the same rows everywhere, and a user asking for a million gets a million).
 func (d *demoDataCmd) Run(ctx context.Context) error {
 	url, err := app.SourceURL(d.DataDir, d.Database)
 	if err != nil {
@@ -230,23 +234,36 @@ func (d *demoDataCmd) Run(ctx context.Context) error {
 	}
 	began := time.Now()
 	show := isatty.IsTerminal(os.Stderr.Fd())
-	err = demo.Generate(ctx, url, d.Rows, demo.Options{Seed: d.Seed, Replace: d.Replace || d.Database == "", Progress: func(n int64) {
-		if show {
-			fmt.Fprintf(os.Stderr, "\r\033[K%d of %d rows", n, d.Rows)
-		}
-	}})
+	replaced := int64(-1)
+	err = demo.Generate(ctx, url, d.Rows, demo.Options{
+		Seed: d.Seed, Replace: d.Replace || d.Database == "",
+		Replaced: func(n int64) { replaced = n },
+		Progress: func(n int64) {
+			if show {
+				fmt.Fprintf(os.Stderr, "\r\033[K%d of %d rows", n, d.Rows)
+			}
+		},
+	})
 	if show {
 		fmt.Fprintln(os.Stderr)
 	}
 	if errors.Is(err, demo.ErrExists) {
-		return fmt.Errorf("%w; add --replace to replace it", err)
+		return fmt.Errorf("%w; add --replace to replace it with %d orders", err, d.Rows)
 	}
 	if err != nil {
 		return err
 	}
 	el := time.Since(began)
-	fmt.Printf("%d demo orders generated in %s (%.0f rows/s)\n", d.Rows, el.Round(time.Millisecond), float64(d.Rows)/el.Seconds())
-	return nil
+	line := fmt.Sprintf("%d demo orders generated in %s (%.0f rows/s)", d.Rows, el.Round(time.Millisecond), float64(d.Rows)/el.Seconds())
+	if replaced >= 0 {
+		line += fmt.Sprintf(", replacing the %d rows the %s table had", replaced, demo.Table)
+	}
+	out := d.out
+	if out == nil {
+		out = os.Stdout
+	}
+	_, err = fmt.Fprintln(out, line)
+	return err
 }
 
 func touch(path string) error {

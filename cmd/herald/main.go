@@ -26,7 +26,7 @@ type cli struct {
 	Keys     keysCmd     `cmd:"" help:"Print the management API's connection strings (Endpoint=…;AccessKey=…;Version=1.0;)."`
 	Send     sendCmd     `cmd:"" help:"Send a message to a user, a group, a connection or everyone, through the management API."`
 	Export   exportCmd   `cmd:"" help:"Export a dataset to a file, without a server."`
-	DemoData demoDataCmd `cmd:"" name:"demo-data" help:"Generate the demo dataset's orders (SQLite, PostgreSQL or MySQL)."`
+	DemoData demoDataCmd `cmd:"" name:"demo-data" help:"Fill the demo dataset's orders table with exactly --rows generated orders, replacing it (SQLite, PostgreSQL or MySQL)."`
 	Bench    benchCmd    `cmd:"" help:"Benchmarks that print figures beside a baseline measured in the same run."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
 }

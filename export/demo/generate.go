@@ -25,10 +25,15 @@ type Options struct {
 	// far, every few tens of thousands of rows and once at the end. It is
 	// called from Generate's goroutine.
 	Progress func(done int64)
-	// Replace drops an existing table first. Default false: Generate fails
-	// with ErrExists rather than append to, or silently keep, a table it
-	// did not make with these options.
+	// Replace drops an existing table first, so that the table holds
+	// exactly the rows asked for. Default false: Generate fails with
+	// ErrExists rather than append to, or silently keep, a table it did not
+	// make with these options.
 	Replace bool
+	// Replaced, when not nil, is called with the row count of the table
+	// that Replace is about to drop, so that a caller can say what was
+	// replaced. It is not called when there is no table.
+	Replaced func(rows int64)
 }
 
 // progressEvery is how many rows pass between two Progress calls (a variable
@@ -92,6 +97,7 @@ func Generate(ctx context.Context, url string, rows int64, opts Options) error {
 // loader is one dialect's way of making and filling the table.
 type loader interface {
 	exists(ctx context.Context) (bool, error)
+	count(ctx context.Context) (int64, error)
 	drop(ctx context.Context) error
 	create(ctx context.Context) error
 	// load inserts rows made by g, calling progress as it goes.
@@ -108,6 +114,13 @@ func run(ctx context.Context, l loader, rows int64, opts Options) error {
 	if exists {
 		if !opts.Replace {
 			return ErrExists
+		}
+		if opts.Replaced != nil {
+			n, err := l.count(ctx)
+			if err != nil {
+				return fmt.Errorf("count the rows of the table to replace: %w", err)
+			}
+			opts.Replaced(n)
 		}
 		if err := l.drop(ctx); err != nil {
 			return fmt.Errorf("drop table: %w", err)

@@ -139,10 +139,13 @@ func TestGenerateExistsAndReplace(t *testing.T) {
 		err := demo.Generate(ctx, url, 20, demo.Options{})
 		require.ErrorIs(t, err, demo.ErrExists)
 		require.Equal(t, int64(10), count(t, url, "1=1"), "a refused Generate changed nothing")
-		require.NoError(t, demo.Generate(ctx, url, 20, demo.Options{Replace: true}))
-		require.Equal(t, int64(20), count(t, url, "1=1"))
-		require.NoError(t, demo.Generate(ctx, url, 0, demo.Options{Replace: true}))
+		var replaced []int64
+		opts := demo.Options{Replace: true, Replaced: func(n int64) { replaced = append(replaced, n) }}
+		require.NoError(t, demo.Generate(ctx, url, 20, opts))
+		require.Equal(t, int64(20), count(t, url, "1=1"), "a replace leaves exactly the rows asked for")
+		require.NoError(t, demo.Generate(ctx, url, 0, opts))
 		require.Equal(t, int64(0), count(t, url, "1=1"))
+		require.Equal(t, []int64{10, 20}, replaced, "Replaced hears the row count of each table dropped")
 	})
 }
 

@@ -56,6 +56,12 @@ func (l *mysqlLoader) exists(ctx context.Context) (bool, error) {
 	return n > 0, err
 }
 
+func (l *mysqlLoader) count(ctx context.Context) (int64, error) {
+	var n int64
+	err := l.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+Table).Scan(&n)
+	return n, err
+}
+
 func (l *mysqlLoader) drop(ctx context.Context) error {
 	_, err := l.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+Table)
 	return err

@@ -39,6 +39,12 @@ func (l *postgresLoader) exists(ctx context.Context) (bool, error) {
 	return ok, err
 }
 
+func (l *postgresLoader) count(ctx context.Context) (int64, error) {
+	var n int64
+	err := l.conn.QueryRow(ctx, "SELECT count(*) FROM "+Table).Scan(&n)
+	return n, err
+}
+
 func (l *postgresLoader) drop(ctx context.Context) error {
 	_, err := l.conn.Exec(ctx, "DROP TABLE IF EXISTS "+Table)
 	return err

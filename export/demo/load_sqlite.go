@@ -59,6 +59,12 @@ func (l *sqliteLoader) exists(ctx context.Context) (bool, error) {
 	return n > 0, err
 }
 
+func (l *sqliteLoader) count(ctx context.Context) (int64, error) {
+	var n int64
+	err := l.db.QueryRowContext(ctx, "SELECT count(*) FROM "+Table).Scan(&n)
+	return n, err
+}
+
 func (l *sqliteLoader) drop(ctx context.Context) error {
 	_, err := l.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+Table)
 	return err
