@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -260,8 +261,20 @@ func TestExportFailureAndCancelRemoveTheFile(t *testing.T) {
 		return got["state"] == "running" && p["done"].(float64) > 0
 	}, 30*time.Second, 20*time.Millisecond, "the slow export reports rows")
 	require.NotEmpty(t, exportFiles(t, env.dataDir, id), "the file is being written")
-	status, _ = call(t, http.MethodPost, env.base+"/api/tasks/"+id+"/cancel", env.alice, "")
+	status, cancelled := call(t, http.MethodPost, env.base+"/api/tasks/"+id+"/cancel", env.alice, "")
 	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "Cancelled.", cancelled["progress"].(map[string]any)["message"], "not the running \"N rows exported\"")
 	require.Eventually(t, func() bool { return len(exportFiles(t, env.dataDir, id)) == 0 }, 10*time.Second, 20*time.Millisecond,
 		"a cancelled export leaves no file")
+
+	// Once the export has stopped, the task says how far it got, in rows it had written.
+	var p map[string]any
+	require.Eventually(t, func() bool {
+		_, got := call(t, http.MethodGet, env.base+"/api/tasks/"+id, env.alice, "")
+		p = got["progress"].(map[string]any)
+		return strings.HasPrefix(p["message"].(string), "Cancelled after ")
+	}, 10*time.Second, 20*time.Millisecond, "the cancelled export never said where it stopped")
+	require.Equal(t, fmt.Sprintf("Cancelled after %d rows; the partial file was deleted.", int64(p["done"].(float64))), p["message"])
+	require.Positive(t, p["done"])
+	require.NotContains(t, p, "eta")
 }

@@ -219,6 +219,11 @@ func (s *Service) run(ctx context.Context, a Args, r *jobs.Reporter) (any, error
 	}
 	if err != nil {
 		s.discard(ctx, bw, key)
+		if errors.Is(context.Cause(ctx), jobs.ErrCancelled) {
+			// The cancelled task keeps this (jobs.Run): how far the export got, not the last
+			// "N rows exported", which claimed a file that is gone.
+			r.Update(stats.Rows, 0, stats.Bytes, fmt.Sprintf("Cancelled after %d rows; the partial file was deleted.", stats.Rows))
+		}
 		return nil, classify(ctx, err)
 	}
 	expires := time.Now().Add(s.cfg.LinkTTL).UTC().Truncate(time.Second)

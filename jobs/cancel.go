@@ -7,6 +7,10 @@ import (
 	"fmt"
 )
 
+// CancelledMessage is a cancelled task's progress message, unless its work reported another
+// once it had stopped (see Run).
+const CancelledMessage = "Cancelled."
+
 // Cancel cancels owner's task id: a queued task never runs, a running one
 // is interrupted within about a second wherever it runs. It returns
 // ErrNotFound for a task that is not owner's and ErrFinished for one that
@@ -33,9 +37,11 @@ func (s *Store) cancel(ctx context.Context, owner, id string) (*Task, error) {
 	}
 	defer rollback(ctx, tx)
 	now := nowMicros()
-	q := `UPDATE herald_tasks SET state = ?, finished_at = ?, updated_at = ?
+	// The message a running task had ("51200 rows exported") would claim a result that the
+	// cancel throws away; its work may say more once it has stopped (see Run).
+	q := `UPDATE herald_tasks SET state = ?, progress_message = ?, progress_eta = NULL, finished_at = ?, updated_at = ?
 		WHERE id = ? AND state IN (?, ?)`
-	args := []any{StateCancelled, now, now, id, StateQueued, StateRunning}
+	args := []any{StateCancelled, CancelledMessage, now, now, id, StateQueued, StateRunning}
 	if owner != "" {
 		q += ` AND owner = ?`
 		args = append(args, owner)

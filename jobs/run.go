@@ -38,7 +38,10 @@ const bookkeepingTimeout = 10 * time.Second
 //   - it records the end: succeeded (with result), failed (after the last
 //     attempt, or at once for a Permanent error; the user-safe text stored,
 //     the internal one logged), cancelled, or queued again for a retry or
-//     after a shutdown. Success and failure store a notification.
+//     after a shutdown. Success and failure store a notification;
+//   - a cancelled task's progress says CancelledMessage, or what fn reported
+//     after its context was cancelled: a work that stops for a cancel may
+//     Report how far it got on its way out ("Cancelled after 52224 rows").
 //
 // The returned error is River's to act on; return it from Work.
 func (s *Store) Run(ctx context.Context, taskID string, fn WorkFunc) error {
@@ -72,6 +75,9 @@ func (s *Store) Run(ctx context.Context, taskID string, fn WorkFunc) error {
 	case werr == nil:
 		return s.succeed(bctx, t, progress, result)
 	case errors.Is(context.Cause(workCtx), ErrCancelled):
+		if p, ok := r.afterStop(); ok {
+			s.recordCancelled(bctx, taskID, p)
+		}
 		return river.JobCancel(ErrCancelled)
 	case parent.Err() != nil && !IsPermanent(werr):
 		// Shutdown (or River's own cancel, which Cancel pairs with ours):
@@ -222,6 +228,23 @@ func (s *Store) end(ctx context.Context, id string, state State, p Progress, res
 	return nil
 }
 
+// recordCancelled stores the progress a cancelled task's work reported once it had stopped. The
+// cancel itself is already recorded; this only makes its message exact, so a failure is logged.
+func (s *Store) recordCancelled(ctx context.Context, id string, p Progress) {
+	t, err := scanTask(s.be.queryRow(ctx, `UPDATE herald_tasks
+		SET progress_done = ?, progress_total = ?, progress_message = ?, progress_bytes = ?, progress_eta = NULL, updated_at = ?
+		WHERE id = ? AND state = ? RETURNING `+taskColumns,
+		p.Done, p.Total, p.Message, p.Bytes, nowMicros(), id, StateCancelled))
+	switch {
+	case err == nil:
+		s.taskUpdated(ctx, t)
+	case errors.Is(err, sql.ErrNoRows):
+		// deleted meanwhile: nothing to say
+	default:
+		s.logError(ctx, "jobs: store a cancelled task's last progress", err, slog.String("task_id", id))
+	}
+}
+
 func (s *Store) requeue(ctx context.Context, id string, p Progress, message string) error {
 	t, err := scanTask(s.be.queryRow(ctx, `UPDATE herald_tasks
 		SET state = ?, progress_done = ?, progress_total = ?, progress_message = ?, progress_bytes = ?, progress_eta = NULL,
@@ -289,6 +312,9 @@ type Reporter struct {
 	cur   Progress
 	last  time.Time
 	began time.Time
+	// stopped is set by a report made once ctx was done: the work's last word on where it
+	// stopped, which a cancelled task keeps.
+	stopped bool
 }
 
 func etaMicros(t *time.Time) *int64 {
@@ -301,8 +327,10 @@ func etaMicros(t *time.Time) *int64 {
 
 // Report records that done of total units are done, with an optional
 // message for the owner. At most one report per ProgressInterval is stored
-// and notified; the others only update what the final state will show.
-// Safe for concurrent use.
+// and notified; the others only update what the final state will show. A
+// report made once the work's context is done is not stored then; a
+// cancelled task keeps the last such report (see Run). Safe for concurrent
+// use.
 func (r *Reporter) Report(done, total int64, message string) {
 	r.Update(done, total, 0, message)
 }
@@ -319,6 +347,9 @@ func (r *Reporter) Update(done, total, bytes int64, message string) {
 		r.cur.ETA = &eta
 	}
 	p := r.cur
+	if r.ctx.Err() != nil {
+		r.stopped = true
+	}
 	due := time.Since(r.last) >= r.s.cfg.ProgressInterval
 	if due {
 		r.last = time.Now()
@@ -333,6 +364,13 @@ func (r *Reporter) current() Progress {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.cur
+}
+
+// afterStop is the last progress reported once the work's context was done, if there was one.
+func (r *Reporter) afterStop() (Progress, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur, r.stopped
 }
 
 func (r *Reporter) flush(p Progress) {

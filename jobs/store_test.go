@@ -185,6 +185,60 @@ func TestCancelRunningInterrupts(t *testing.T) {
 	})
 }
 
+// A cancelled task does not keep its running message ("5 rows exported" claims a result the
+// cancel threw away): it says "Cancelled.", or what its work reported once it had stopped.
+func TestCancelKeepsWhereTheWorkStopped(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, cfg Config) {
+		ctx := context.Background()
+		b := setup(t, cfg, false)
+		for _, lastWords := range []bool{true, false} {
+			task, err := b.store.Enqueue(ctx, "alice", "Count", &DemoArgs{Steps: 1})
+			require.NoError(t, err)
+			reported, errc := make(chan struct{}), make(chan error, 1)
+			go func() {
+				errc <- b.store.Run(ctx, task.ID, func(ctx context.Context, r *Reporter) (any, error) {
+					require.Eventually(t, func() bool {
+						r.Update(5, 10, 500, "5 things done")
+						got, err := b.store.Get(ctx, "alice", task.ID)
+						require.NoError(t, err)
+						return got.Progress.Message == "5 things done"
+					}, 5*time.Second, 5*time.Millisecond)
+					close(reported)
+					<-ctx.Done()
+					if lastWords {
+						r.Update(6, 10, 600, "Cancelled after 6 things")
+					}
+					return nil, ctx.Err()
+				})
+			}()
+			<-reported
+			cancelled, err := b.store.Cancel(ctx, "alice", task.ID)
+			require.NoError(t, err)
+			require.Equal(t, StateCancelled, cancelled.State)
+			require.Equal(t, CancelledMessage, cancelled.Progress.Message, "the cancel does not repeat the running message")
+			require.Error(t, <-errc)
+
+			got, err := b.store.Get(ctx, "alice", task.ID)
+			require.NoError(t, err)
+			require.Equal(t, StateCancelled, got.State)
+			require.Nil(t, got.Progress.ETA, "a cancelled task has no estimated end")
+			updates := b.rec.updatesOf(task.ID)
+			last := updates[len(updates)-1]
+			if !lastWords {
+				require.Equal(t, CancelledMessage, got.Progress.Message)
+				require.EqualValues(t, 5, got.Progress.Done, "the progress stored before the cancel stays")
+				continue
+			}
+			require.Equal(t, "Cancelled after 6 things", got.Progress.Message)
+			require.EqualValues(t, 6, got.Progress.Done)
+			require.EqualValues(t, 600, got.Progress.Bytes)
+			require.Equal(t, got.Progress.Message, last.Progress.Message, "the owner's pages hear it")
+			require.Equal(t, StateCancelled, last.State)
+		}
+	})
+}
+
 func TestCancelQueuedAndFinished(t *testing.T) {
 	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, cfg Config) {
