@@ -62,7 +62,7 @@ type Config struct {
 type ExportsConfig struct {
 	// DatasetsFile is a YAML file of datasets; "" means the built-in demo dataset orders.
 	DatasetsFile string
-	// StorageURL is where export files go: "" (DataDir/exports), file://, azblob:// or s3://
+	// StorageURL is where export files go: "" (DataDir/files), file://, azblob:// or s3://
 	// (see storage.Config.URL).
 	StorageURL string
 	// PublicURL is Herald's public origin (https://herald.example.com), which file storage's

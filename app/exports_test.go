@@ -103,11 +103,13 @@ func (e *exportEnv) waitTask(t *testing.T, id, state string) map[string]any {
 	return task
 }
 
+// exportFiles lists the files and directories the export of taskID has in the data dir's file
+// storage (<data-dir>/files, its keys exports/<task>/<file>).
 func exportFiles(t *testing.T, dataDir, taskID string) []string {
 	t.Helper()
 	var files []string
-	err := filepath.WalkDir(filepath.Join(dataDir, "exports"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.Contains(p, taskID) {
+	err := filepath.WalkDir(dataDir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.Contains(p, taskID) {
 			files = append(files, p)
 		}
 		return nil
@@ -250,7 +252,7 @@ func TestExportFailureAndCancelRemoveTheFile(t *testing.T) {
 	require.Equal(t, "The export failed while reading its data.", failed["error"])
 	require.NotContains(t, failed["error"], "json", "the database's own message stays in the log")
 	require.EqualValues(t, 1, failed["attempt"], "a query error is not retried")
-	require.Empty(t, exportFiles(t, env.dataDir, task["id"].(string)), "the partial file is removed")
+	require.Empty(t, exportFiles(t, env.dataDir, task["id"].(string)), "the partial file is removed, and its directory")
 
 	status, task = call(t, http.MethodPost, env.base+"/api/exports", env.alice, `{"dataset":"slow","format":"csv"}`)
 	require.Equal(t, http.StatusAccepted, status, task)
@@ -260,12 +262,15 @@ func TestExportFailureAndCancelRemoveTheFile(t *testing.T) {
 		p, _ := got["progress"].(map[string]any)
 		return got["state"] == "running" && p["done"].(float64) > 0
 	}, 30*time.Second, 20*time.Millisecond, "the slow export reports rows")
-	require.NotEmpty(t, exportFiles(t, env.dataDir, id), "the file is being written")
+	taskDir := filepath.Join(env.dataDir, "files", "exports", id)
+	require.DirExists(t, taskDir, "the file is being written in <data-dir>/files/exports/<task>/ (not exports/exports/)")
+	require.NotEmpty(t, exportFiles(t, env.dataDir, id))
 	status, cancelled := call(t, http.MethodPost, env.base+"/api/tasks/"+id+"/cancel", env.alice, "")
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, "Cancelled.", cancelled["progress"].(map[string]any)["message"], "not the running \"N rows exported\"")
 	require.Eventually(t, func() bool { return len(exportFiles(t, env.dataDir, id)) == 0 }, 10*time.Second, 20*time.Millisecond,
-		"a cancelled export leaves no file")
+		"a cancelled export leaves no file, nor its empty directory")
+	require.DirExists(t, filepath.Join(env.dataDir, "files", "exports"))
 
 	// Once the export has stopped, the task says how far it got, in rows it had written.
 	var p map[string]any

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -29,11 +30,22 @@ const (
 // MetaExpiresAt is the metadata key WriterOptions.ExpiresAt is stored under, as RFC 3339 UTC.
 const MetaExpiresAt = "expires-at"
 
+// DefaultFileDir is the directory under Config.DataDir that file storage uses when Config.URL is
+// empty. Keys carry their own prefix (exports/<task>/<file>), so the directory is not named
+// after what it holds: <data-dir>/files/exports/<task>/<file>.
+const DefaultFileDir = "files"
+
+// legacyFileDir was DefaultFileDir's name until the export keys' "exports/" made it
+// <data-dir>/exports/exports/<task>/…; Open renames it to DefaultFileDir once.
+const legacyFileDir = "exports"
+
 // Bucket is one opened bucket: file, Azure Blob or S3. It is safe for concurrent use.
 type Bucket struct {
 	bucket *blob.Bucket
 	kind   Kind
 	cfg    Config
+	// dir is file storage's directory; "" for other kinds.
+	dir string
 	// fileSigner signs file links; nil for other kinds.
 	fileSigner *linkSigner
 	// azure signs SAS links; nil for other kinds.
@@ -59,7 +71,7 @@ type ObjectInfo struct {
 	ExpiresAt time.Time
 }
 
-// Open opens the bucket cfg.URL names (file storage under cfg.DataDir/exports when empty).
+// Open opens the bucket cfg.URL names (file storage in cfg.DataDir/DefaultFileDir when empty).
 // The error says which setting is wrong for an unknown scheme, a bad URL, a missing signing
 // key or unusable credentials.
 func Open(ctx context.Context, cfg Config) (*Bucket, error) {
@@ -68,7 +80,10 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 		return nil, fmt.Errorf("storage config: %w", err)
 	}
 	if cfg.URL == "" {
-		return openFile(filepath.Join(cfg.DataDir, "exports"), cfg)
+		if err := moveLegacyFileDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		return openFile(filepath.Join(cfg.DataDir, DefaultFileDir), cfg)
 	}
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
@@ -118,6 +133,24 @@ func fileDir(u *url.URL) (string, error) {
 	}
 }
 
+// moveLegacyFileDir renames the default file storage directory of earlier versions,
+// dataDir/exports, to dataDir/DefaultFileDir when only the former exists. The keys stay the
+// same, so the files it holds keep their links and their retention.
+func moveLegacyFileDir(dataDir string) error {
+	legacy, dir := filepath.Join(dataDir, legacyFileDir), filepath.Join(dataDir, DefaultFileDir)
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return nil // in use already (or unreadable, which openFile reports)
+	}
+	if fi, err := os.Stat(legacy); err != nil || !fi.IsDir() {
+		return nil
+	}
+	// Another process starting on the same data dir may have moved it first.
+	if err := os.Rename(legacy, dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("storage: move %s to %s: %w", legacy, dir, err)
+	}
+	return nil
+}
+
 func openFile(dir string, cfg Config) (*Bucket, error) {
 	if len(cfg.SigningKey) < MinSigningKeyLen {
 		return nil, fmt.Errorf("storage: file storage signs its own download links and needs a SigningKey of at least %d bytes (got %d)",
@@ -140,6 +173,7 @@ func openFile(dir string, cfg Config) (*Bucket, error) {
 		bucket:     bkt,
 		kind:       KindFile,
 		cfg:        cfg,
+		dir:        dir,
 		fileSigner: newLinkSigner(cfg.SigningKey),
 	}, nil
 }
@@ -168,17 +202,38 @@ func (b *Bucket) NewReader(ctx context.Context, key string) (io.ReadSeekCloser, 
 	return r, nil
 }
 
-// Delete removes key. A missing object is not an error, so callers can clean up partial
-// uploads without checking first.
+// Delete removes key, and in file storage the directories that leaves empty (see
+// removeEmptyDirs). A missing object is not an error, so callers can clean up partial uploads
+// without checking first.
 func (b *Bucket) Delete(ctx context.Context, key string) error {
 	if err := ValidateKey(key); err != nil {
 		return err
 	}
 	err := b.bucket.Delete(ctx, key)
 	if err == nil || gcerrors.Code(err) == gcerrors.NotFound {
+		b.removeEmptyDirs(key)
 		return nil
 	}
 	return wrap(err, "storage: delete %q", key)
+}
+
+// removeEmptyDirs removes the directories of key that are left empty, deepest first, in file
+// storage (the other providers have no directories): deleting exports/<task>/<file> removes
+// exports/<task>/ with it. It stops at key's first segment, which is left in place: other
+// uploads under exports/ may be creating their own directories in it at that moment.
+func (b *Bucket) removeEmptyDirs(key string) {
+	segs := strings.Split(key, "/")
+	// A key DeleteAny took from another tool may name its file otherwise (fileblob escapes what
+	// ValidateKey refuses): only directories named as Herald names them are removed.
+	if b.kind != KindFile || len(segs) < 3 || ValidateKey(strings.Join(segs[:len(segs)-1], "/")) != nil {
+		return
+	}
+	for i := len(segs) - 1; i >= 2; i-- {
+		// Fails on a directory that is not empty, or gone: either way nothing above it is.
+		if os.Remove(filepath.Join(b.dir, filepath.FromSlash(strings.Join(segs[:i], "/")))) != nil {
+			return
+		}
+	}
 }
 
 // Exists reports whether key names an object.

@@ -30,7 +30,8 @@ const (
 // Config says which bucket to open and how to sign links to it.
 type Config struct {
 	// URL selects the bucket:
-	//   - "" (default): file storage under DataDir/exports, created when missing.
+	//   - "" (default): file storage in DataDir/files (DefaultFileDir), created when missing;
+	//     Open renames the earlier default, DataDir/exports, to it.
 	//   - file:///abs/dir (or file://./rel/dir): file storage in that directory, created when missing.
 	//   - azblob://CONTAINER?protocol=http&domain=127.0.0.1:10000&storage_account=NAME: Azure Blob
 	//     (or Azurite); credentials come from the AZURE_STORAGE_* environment, see doc.go.
@@ -39,7 +40,7 @@ type Config struct {
 	// The container or bucket must already exist for azblob and s3.
 	URL string
 
-	// DataDir is Herald's data directory; file storage defaults to DataDir/exports.
+	// DataDir is Herald's data directory; file storage defaults to DataDir/files.
 	// Default: "./herald-data".
 	DataDir string
 

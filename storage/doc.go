@@ -25,7 +25,7 @@
 //
 // Config.URL (Herald's --storage flag) picks the provider:
 //
-// File storage (the default, Config.URL empty: DataDir/exports; or file:///abs/dir,
+// File storage (the default, Config.URL empty: DataDir/files; or file:///abs/dir,
 // file://./rel/dir). The directory is created when missing. Config.SigningKey (at least 32
 // random bytes, the same on every node and across restarts) signs links; Config.PublicBaseURL
 // makes them absolute. Links look like

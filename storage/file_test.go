@@ -117,6 +117,49 @@ func TestFileCancelledUploadLeavesNothing(t *testing.T) {
 	})
 }
 
+// Deleting or aborting the last object of a directory removes the directories it leaves empty,
+// up to the key's first segment: a cancelled export leaves no exports/<task>/ behind.
+func TestFileRemovesTheDirectoriesItEmpties(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := Open(ctx, Config{URL: "file://" + filepath.ToSlash(dir), SigningKey: testSigningKey})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, b.Close()) })
+	exists := func(rel string) bool {
+		_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
+		if errors.Is(err, os.ErrNotExist) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}
+
+	w, err := b.NewWriter(ctx, "exports/task-1/part/orders.csv", "text/csv", nil)
+	require.NoError(t, err)
+	_, err = w.Write([]byte("id\n1\n"))
+	require.NoError(t, err)
+	require.True(t, exists("exports/task-1/part"), "the upload made its directories")
+	require.NoError(t, w.Abort())
+	require.False(t, exists("exports/task-1"), "an aborted upload leaves no empty directory")
+	require.True(t, exists("exports"), "the first segment stays: other uploads make their directories in it")
+
+	writeObject(t, b, "exports/task-2/a.csv", []byte("a"), nil)
+	writeObject(t, b, "exports/task-2/b.csv", []byte("b"), nil)
+	require.NoError(t, b.Delete(ctx, "exports/task-2/a.csv"))
+	require.True(t, exists("exports/task-2"), "a directory with an object left stays")
+	require.Equal(t, "b", string(readObject(t, b, "exports/task-2/b.csv")))
+	require.NoError(t, b.Delete(ctx, "exports/task-2/b.csv"))
+	require.False(t, exists("exports/task-2"))
+
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "exports", "task-3"), 0o750))
+	stranded := "exports/task-3/x.csv.18f2a3b4c5d6e7f8.tmp"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.FromSlash(stranded)), []byte("half"), 0o600))
+	require.NoError(t, b.DeleteAny(ctx, stranded))
+	require.False(t, exists("exports/task-3"), "retention's DeleteAny removes the directory too")
+	require.True(t, exists("exports"))
+}
+
 // requireGone checks that key is absent and that no temp file is left in the bucket.
 func requireGone(t *testing.T, b *Bucket, key string) {
 	t.Helper()

@@ -69,13 +69,14 @@ func (b *Bucket) List(ctx context.Context, prefix string, opts *ListOptions) ite
 // DeleteAny removes a listed object by its exact key, without ValidateKey's restrictions,
 // so a retention job can remove what List yields even when another tool or a crash put it
 // there. A missing object is not an error. Provider drivers still refuse keys that escape the
-// bucket.
+// bucket. In file storage, as Delete, it removes the directories it leaves empty.
 func (b *Bucket) DeleteAny(ctx context.Context, key string) error {
 	if key == "" {
 		return errors.New("storage: delete: empty key")
 	}
 	err := b.bucket.Delete(ctx, key)
 	if err == nil || gcerrors.Code(err) == gcerrors.NotFound {
+		b.removeEmptyDirs(key)
 		return nil
 	}
 	return wrap(err, "storage: delete %q", key)

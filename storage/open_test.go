@@ -65,8 +65,8 @@ func TestOpenFileDefaultsAndForms(t *testing.T) {
 	require.Equal(t, KindFile, b.Kind())
 	writeObject(t, b, "exports/a/b/c.csv", []byte("x"), nil)
 	require.NoError(t, b.Close())
-	_, err = os.Stat(filepath.Join(data, "exports", "exports", "a", "b", "c.csv"))
-	require.NoError(t, err, "default bucket is DataDir/exports")
+	_, err = os.Stat(filepath.Join(data, "files", "exports", "a", "b", "c.csv"))
+	require.NoError(t, err, "default bucket is DataDir/files, so an export's key does not say exports twice")
 
 	// file:///abs creates a missing directory.
 	abs := filepath.Join(t.TempDir(), "deep", "er")
@@ -74,6 +74,35 @@ func TestOpenFileDefaultsAndForms(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, b.Close())
 	_, err = os.Stat(abs)
+	require.NoError(t, err)
+}
+
+// The default directory of earlier versions, DataDir/exports (where an export's file was
+// exports/exports/<task>/<file>), becomes DataDir/files at Open: its files keep their keys, and
+// so their links.
+func TestOpenFileMovesTheLegacyDefaultDirectory(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	data := t.TempDir()
+	legacy := filepath.Join(data, "exports", "exports", "task-1")
+	require.NoError(t, os.MkdirAll(legacy, 0o750))
+	require.NoError(t, os.WriteFile(filepath.Join(legacy, "orders.csv"), []byte("id\n"), 0o600))
+
+	b, err := Open(ctx, Config{DataDir: data, SigningKey: testSigningKey})
+	require.NoError(t, err)
+	require.Equal(t, "id\n", string(readObject(t, b, "exports/task-1/orders.csv")))
+	require.NoError(t, b.Close())
+	_, err = os.Stat(filepath.Join(data, "exports"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	// Once DataDir/files exists, a directory named exports is not the bucket's and stays.
+	require.NoError(t, os.MkdirAll(filepath.Join(data, "exports"), 0o750))
+	b, err = Open(ctx, Config{DataDir: data, SigningKey: testSigningKey})
+	require.NoError(t, err)
+	require.NoError(t, b.Close())
+	_, err = os.Stat(filepath.Join(data, "exports"))
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(data, "files", "exports", "task-1", "orders.csv"))
 	require.NoError(t, err)
 }
 

@@ -28,6 +28,7 @@ type WriterOptions struct {
 // It is not safe for concurrent use.
 type Writer struct {
 	w      io.WriteCloser // *blob.Writer, or *azureUpload on Azure
+	b      *Bucket
 	cancel context.CancelFunc
 	key    string
 	n      int64
@@ -68,7 +69,7 @@ func (b *Bucket) NewWriter(ctx context.Context, key, contentType string, opts *W
 	ctx, cancel := context.WithCancel(ctx)
 	if b.kind == KindAzure {
 		up := b.azure.newUpload(ctx, key, contentType, opts.ContentDisposition, md, b.cfg)
-		return &Writer{w: up, cancel: cancel, key: key}, nil
+		return &Writer{w: up, b: b, cancel: cancel, key: key}, nil
 	}
 	w, err := b.bucket.NewWriter(ctx, key, &blob.WriterOptions{
 		BufferSize:         b.cfg.UploadPartSize,
@@ -81,7 +82,7 @@ func (b *Bucket) NewWriter(ctx context.Context, key, contentType string, opts *W
 		cancel()
 		return nil, wrap(err, "storage: start upload of %q", key)
 	}
-	return &Writer{w: w, cancel: cancel, key: key}, nil
+	return &Writer{w: w, b: b, cancel: cancel, key: key}, nil
 }
 
 func nilIfEmpty(m map[string]string) map[string]string {
@@ -123,8 +124,9 @@ func (w *Writer) Close() error {
 	return nil
 }
 
-// Abort discards the upload: the key is left as it was before NewWriter. It returns an
-// error only when the provider failed to clean up; calling it after Close does nothing.
+// Abort discards the upload: the key is left as it was before NewWriter (in file storage, with
+// the directories the upload made and left empty removed, as Delete does). It returns an error
+// only when the provider failed to clean up; calling it after Close does nothing.
 func (w *Writer) Abort() error {
 	if w.done {
 		return nil
@@ -136,6 +138,7 @@ func (w *Writer) Abort() error {
 	if err := w.w.Close(); err == nil {
 		return fmt.Errorf("storage: abort upload of %q: the object was committed anyway", w.key)
 	}
+	w.b.removeEmptyDirs(w.key)
 	return nil
 }
 

@@ -22,7 +22,7 @@ import (
 // exportFlags configure exports, shared by serve and worker.
 type exportFlags struct {
 	Datasets       string        `help:"YAML file of datasets (default: the built-in demo dataset orders)." type:"path" placeholder:"FILE"`
-	Storage        string        `help:"Where export files go: file:///dir, azblob://container?…, s3://bucket?… (default: <data-dir>/exports)." placeholder:"URL"`
+	Storage        string        `help:"Where export files go: file:///dir, azblob://container?…, s3://bucket?… (default: <data-dir>/files)." placeholder:"URL"`
 	PublicURL      string        `name:"public-url" help:"Herald's public origin, which file download links start with (default: relative links)." placeholder:"URL"`
 	SigningKey     string        `name:"signing-key" help:"Key (≥ 32 bytes) signing file download links; the same on every node (default: kept in <data-dir>/signing-key)." placeholder:"KEY"`
 	LinkTTL        time.Duration `name:"link-ttl" help:"How long download links work; files are deleted after it." default:"${export_link_ttl}"`

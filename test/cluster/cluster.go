@@ -204,11 +204,11 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		if e.dbURL, err = withSearchPath(cfg.Database, e.schema); err != nil {
 			return nil, err
 		}
-		exports := filepath.Join(dir, "env-"+name, "exports")
-		if err := os.MkdirAll(exports, 0o700); err != nil {
+		files := filepath.Join(dir, "env-"+name, "files") // the export keys say exports/ themselves
+		if err := os.MkdirAll(files, 0o700); err != nil {
 			return nil, err
 		}
-		e.storage = (&url.URL{Scheme: "file", Path: exports}).String()
+		e.storage = (&url.URL{Scheme: "file", Path: files}).String()
 		if err := c.prepareDatabase(ctx, e, i == 0); err != nil {
 			return nil, err
 		}
