@@ -158,7 +158,13 @@ func openOutput(path string) (io.Writer, func(ok bool) error, error) {
 	}, nil
 }
 
-// progressLine draws rows, bytes, rate and ETA on one terminal line.
+// firstFrameAfter is how long into an export the progress line draws its first frame. The
+// exporter reports its first 1,024 rows within milliseconds, before the compressor has written
+// more than a header and over too short a time for a rate ("1024 rows  10 B  96584 rows/s"); an
+// export that ends sooner draws no line, only its summary.
+const firstFrameAfter = 500 * time.Millisecond
+
+// progressLine draws rows, bytes written, rate and ETA on one terminal line.
 type progressLine struct {
 	w     io.Writer
 	on    bool
@@ -166,12 +172,18 @@ type progressLine struct {
 }
 
 func (p *progressLine) show(pr export.Progress) {
-	if !p.on {
+	elapsed := time.Since(pr.StartedAt)
+	if !p.on || elapsed < firstFrameAfter {
 		return
 	}
-	elapsed := time.Since(pr.StartedAt)
-	rate := float64(pr.Rows) / max(elapsed.Seconds(), 1e-3)
-	line := fmt.Sprintf("%d rows  %s  %.0f rows/s", pr.Rows, humanBytes(pr.Bytes), rate)
+	rate := float64(pr.Rows) / elapsed.Seconds()
+	line := fmt.Sprintf("%d rows", pr.Rows)
+	// The encoders and compressors buffer (Parquet a whole row group): until the output has
+	// bytes, there is no size worth showing.
+	if pr.Bytes > 0 {
+		line += "  " + humanBytes(pr.Bytes) + " written"
+	}
+	line += fmt.Sprintf("  %.0f rows/s", rate)
 	if pr.Estimate > pr.Rows && rate > 0 {
 		pct := float64(pr.Rows) * 100 / float64(pr.Estimate)
 		eta := time.Duration(float64(pr.Estimate-pr.Rows) / rate * float64(time.Second))

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldhq/herald/export"
 	"github.com/heraldhq/herald/export/data"
 	"github.com/heraldhq/herald/export/source"
 )
@@ -66,4 +69,35 @@ func TestDemoDataLeavesExactlyTheRowsAskedFor(t *testing.T) {
 		require.Contains(t, n.Help, "replacing it")
 	}
 	require.Contains(t, help, "replaced, never added to")
+}
+
+// The progress line's first frame says something true: none is drawn while the export has only
+// just begun (it drew "1024 rows  10 B  96584 rows/s": a gzip header and a rate over a few
+// milliseconds), and no size is shown until the output has bytes.
+func TestProgressLineFirstFrame(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	p := &progressLine{w: &buf, on: true}
+	now := time.Now()
+	p.show(export.Progress{Rows: 1024, Bytes: 10, Estimate: 300_000, StartedAt: now})
+	require.Empty(t, buf.String(), "no frame in the export's first moments")
+
+	p.show(export.Progress{Rows: 65_536, Estimate: 300_000, StartedAt: now.Add(-time.Second)})
+	frame := buf.String()
+	require.Contains(t, frame, "65536 rows  ")
+	require.NotContains(t, frame, " B", "nothing written yet: no size")
+	require.Regexp(t, `  6[0-9]{4} rows/s`, frame, "a rate over the time since the start")
+
+	buf.Reset()
+	p.show(export.Progress{Rows: 131_072, Bytes: 5 << 20, Estimate: 300_000, StartedAt: now.Add(-2 * time.Second)})
+	require.Contains(t, buf.String(), "131072 rows  5.0 MiB written  ")
+	require.Contains(t, buf.String(), "43.7%")
+	p.done()
+	require.True(t, strings.HasSuffix(buf.String(), "\n"), "a drawn line ends with a newline")
+
+	quick := &progressLine{w: &buf, on: true}
+	buf.Reset()
+	quick.show(export.Progress{Rows: 10_000, Bytes: 300_000, StartedAt: time.Now()})
+	quick.done()
+	require.Empty(t, buf.String(), "an export over at once draws nothing, not even a newline")
 }
