@@ -240,6 +240,33 @@ func TestExportBadRequests(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, status)
 }
 
+// POST /api/exports reads format and compression names in any letter case, as the CLI and the
+// datasets file do, and refuses others with a 422 that names the allowed ones.
+func TestExportNamesInAnyLetterCase(t *testing.T) {
+	t.Parallel()
+	env := setupExports(t)
+	status, task := call(t, http.MethodPost, env.base+"/api/exports", env.alice, `{"dataset":"orders","format":"CSV","compression":"GZip"}`)
+	require.Equal(t, http.StatusAccepted, status, task)
+	require.Equal(t, "Export of Orders (CSV, gzip)", task["title"])
+	done := env.waitTask(t, task["id"].(string), "succeeded")
+	result := done["result"].(map[string]any)
+	require.Equal(t, "csv", result["format"])
+	require.Equal(t, "gzip", result["compression"])
+	require.Regexp(t, `\.csv\.gz$`, result["fileName"])
+
+	for body, msg := range map[string]string{
+		`{"dataset":"orders","format":"PDF"}`:                     `Format "PDF" is not supported; use one of csv, jsonl, parquet, xlsx.`,
+		`{"dataset":"orders","format":"Csv","compression":"RAR"}`: `Compression "RAR" is not supported; use gzip, zstd or none.`,
+		`{"dataset":"orders","format":"XLSX","compression":"GZ"}`: "Compression not allowed for this format: xlsx is already compressed, use compression \"none\".",
+	} {
+		status, got := call(t, http.MethodPost, env.base+"/api/exports", env.alice, body)
+		require.Equal(t, http.StatusUnprocessableEntity, status, body)
+		e := got["error"].(map[string]any)
+		require.Equal(t, "invalid_format", e["code"], body)
+		require.Equal(t, msg, e["message"], body)
+	}
+}
+
 // A query that fails mid-export fails the task with a safe message and leaves no file; a
 // cancelled export stops and leaves no file either.
 func TestExportFailureAndCancelRemoveTheFile(t *testing.T) {

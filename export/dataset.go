@@ -13,14 +13,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/heraldhq/herald/export/data"
+	"github.com/heraldhq/herald/export/format"
 )
 
 // DefaultSource names the database Herald itself runs on (--database), the
 // source of datasets that name none.
 const DefaultSource = "default"
-
-// Formats every dataset may allow.
-var allFormats = []string{"csv", "jsonl", "parquet", "xlsx"}
 
 // Dataset is a named, parameterised query users may export. Clients never
 // send SQL: they name a dataset and give values for its parameters, which
@@ -33,7 +31,8 @@ type Dataset struct {
 	Source string `yaml:"source" json:"-"`
 	// Role, when set, is required of users who list or export the dataset.
 	Role string `yaml:"role" json:"role,omitempty"`
-	// Formats are the allowed output formats; empty means all of them.
+	// Formats are the allowed output formats, in any letter case in the file (as in requests)
+	// and in lower case once loaded; empty means all of them.
 	Formats []string `yaml:"formats" json:"formats"`
 	Params  []*Param `yaml:"params" json:"params"`
 	// SQL is the query, with :name for parameter name. The same parameter
@@ -130,12 +129,20 @@ func (d *Dataset) compile(sources map[string]string) error {
 	if _, ok := sources[d.Source]; !ok && d.Source != DefaultSource {
 		return fmt.Errorf("source %q is not among the file's sources", d.Source)
 	}
-	if len(d.Formats) == 0 {
-		d.Formats = slices.Clone(allFormats)
+	names := d.Formats
+	if len(names) == 0 {
+		for _, f := range format.Formats {
+			names = append(names, string(f))
+		}
 	}
-	for _, f := range d.Formats {
-		if !slices.Contains(allFormats, f) {
-			return fmt.Errorf("format %q is not one of %s", f, strings.Join(allFormats, ", "))
+	d.Formats = nil
+	for _, name := range names {
+		f, err := format.ParseFormat(name)
+		if err != nil {
+			return fmt.Errorf("format %q is not one of %s", name, formatList())
+		}
+		if !slices.Contains(d.Formats, string(f)) {
+			d.Formats = append(d.Formats, string(f))
 		}
 	}
 	byName := map[string]*Param{}
@@ -217,8 +224,21 @@ func (d *Dataset) Allows(roles []string) bool {
 	return d.Role == "" || slices.Contains(roles, d.Role)
 }
 
-// AllowsFormat reports whether the dataset may be exported as format.
-func (d *Dataset) AllowsFormat(format string) bool { return slices.Contains(d.Formats, format) }
+// AllowsFormat reports whether the dataset may be exported as format, a name in any letter
+// case (as format.ParseFormat reads it).
+func (d *Dataset) AllowsFormat(name string) bool {
+	f, err := format.ParseFormat(name)
+	return err == nil && slices.Contains(d.Formats, string(f))
+}
+
+// formatList is every format's name, for messages: "csv, jsonl, parquet, xlsx".
+func formatList() string {
+	names := make([]string, len(format.Formats))
+	for i, f := range format.Formats {
+		names[i] = string(f)
+	}
+	return strings.Join(names, ", ")
+}
 
 // FieldError is what is wrong with one parameter.
 type FieldError struct {

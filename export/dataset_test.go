@@ -110,6 +110,46 @@ datasets:
 	require.Equal(t, "x'); DROP TABLE t; --", byName["s"])
 }
 
+// Format names are read in any letter case wherever they come from: a request (API or CLI), and
+// the datasets file; what is stored and listed is the lower-case name.
+func TestFormatNamesInAnyLetterCase(t *testing.T) {
+	t.Parallel()
+	reg, err := Parse([]byte(`datasets: [{name: a, formats: [CSV, Parquet, csv], sql: "SELECT 1 AS one"}]`))
+	require.NoError(t, err)
+	d, ok := reg.Get("a", nil)
+	require.True(t, ok)
+	require.Equal(t, []string{"csv", "parquet"}, d.Formats)
+	require.True(t, d.AllowsFormat("PARQUET"))
+	require.True(t, d.AllowsFormat("csv"))
+	require.False(t, d.AllowsFormat("jsonl"))
+
+	exp, err := New(Config{Registry: reg, DefaultSourceURL: "sqlite:///nowhere.db"})
+	require.NoError(t, err)
+	for _, req := range []Request{
+		{Dataset: "a", Format: "Csv", Compression: "GZIP"},
+		{Dataset: "a", Format: "csv", Compression: "Zst"},
+		{Dataset: "a", Format: "PARQUET", Compression: "None"},
+	} {
+		plan, err := exp.Prepare(req, nil)
+		require.NoError(t, err, req)
+		require.Equal(t, strings.ToLower(req.Format), string(plan.Format))
+	}
+	for _, tc := range []struct {
+		req Request
+		msg string
+	}{
+		{Request{Dataset: "a", Format: "JSONL"}, `Dataset "a" cannot be exported as jsonl; use one of csv, parquet.`},
+		{Request{Dataset: "a", Format: "PDF"}, `Format "PDF" is not supported; use one of csv, parquet.`},
+		{Request{Dataset: "a", Format: "CSV", Compression: "RAR"}, `Compression "RAR" is not supported; use gzip, zstd or none.`},
+	} {
+		_, err := exp.Prepare(tc.req, nil)
+		var rerr *RequestError
+		require.ErrorAs(t, err, &rerr, tc.req)
+		require.Equal(t, "invalid_format", rerr.Code)
+		require.Equal(t, tc.msg, rerr.Message)
+	}
+}
+
 func TestParseRejectsBadDatasets(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct{ yaml, msg string }{

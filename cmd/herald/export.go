@@ -64,8 +64,8 @@ func (f exportFlags) exportsConfig() app.ExportsConfig {
 
 type exportCmd struct {
 	Dataset     string            `help:"Dataset to export." required:""`
-	Format      string            `help:"csv, jsonl, parquet or xlsx." default:"csv"`
-	Compression string            `help:"gzip, zstd or none." default:"none"`
+	Format      string            `help:"csv, jsonl, parquet or xlsx (any letter case, as in the API)." default:"csv"`
+	Compression string            `help:"gzip, zstd or none (any letter case; gz and zst too)." default:"none"`
 	Param       map[string]string `help:"A dataset parameter, name=value (repeat for more)." placeholder:"NAME=VALUE"`
 	Delimiter   string            `help:"CSV field separator." default:","`
 	Output      string            `short:"o" help:"File to write ('-' for standard output)." required:"" placeholder:"FILE"`
@@ -102,8 +102,10 @@ func (c *exportCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	for k, v := range c.Param {
 		params[k] = v
 	}
+	// The default comma goes as "no delimiter": CSV's own default, and none for the formats that
+	// have none (whatever the letter case of --format, which Prepare reads).
 	delim := c.Delimiter
-	if c.Format != "csv" && delim == "," {
+	if delim == "," {
 		delim = ""
 	}
 	// The command line may use every dataset, whatever its role.

@@ -2,7 +2,12 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/csv"
+	"io"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,4 +105,39 @@ func TestProgressLineFirstFrame(t *testing.T) {
 	quick.show(export.Progress{Rows: 10_000, Bytes: 300_000, StartedAt: time.Now()})
 	quick.done()
 	require.Empty(t, buf.String(), "an export over at once draws nothing, not even a newline")
+}
+
+// herald export reads format and compression names as the API does: in any letter case, and
+// refuses others naming the allowed ones.
+func TestExportNamesInAnyLetterCase(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, (&demoDataCmd{Rows: 50, Seed: 1, DataDir: dir, out: io.Discard}).Run(context.Background()))
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	run := func(format, compression string) (string, error) {
+		out := filepath.Join(t.TempDir(), "out")
+		cmd := exportCmd{Dataset: "orders", Format: format, Compression: compression, Delimiter: ",",
+			Output: out, DataDir: dir, Progress: "never"}
+		return out, cmd.Run(context.Background(), logger)
+	}
+
+	out, err := run("CSV", "GZip")
+	require.NoError(t, err)
+	f, err := os.Open(out)
+	require.NoError(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	recs, err := csv.NewReader(zr).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, recs, 51, "a header and every row")
+
+	for _, ok := range [][2]string{{"JSONL", "ZST"}, {"Parquet", "NONE"}, {"xlsx", ""}} {
+		_, err := run(ok[0], ok[1])
+		require.NoError(t, err, ok)
+	}
+	_, err = run("PDF", "none")
+	require.EqualError(t, err, `Format "PDF" is not supported; use one of csv, jsonl, parquet, xlsx.`)
+	_, err = run("csv", "RAR")
+	require.EqualError(t, err, `Compression "RAR" is not supported; use gzip, zstd or none.`)
 }
