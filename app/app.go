@@ -40,6 +40,7 @@ type Server struct {
 	bp       backplane.Backplane
 	handler  http.Handler
 	ready    atomic.Bool
+	dbWrites *writeProbe // /readyz: does the task database take writes?
 	workers  atomic.Bool // task workers started
 	registry *prometheus.Registry
 	routes   *Routes
@@ -101,6 +102,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.tasks, s.store = tasks, tasks.Store
 	store := tasks.Store
+	s.dbWrites = &writeProbe{probe: store.ProbeWrite, cfg: cfg.Readiness, log: s.log}
 	built := false
 	defer func() {
 		if !built {
@@ -153,9 +155,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
 			httpx.WriteError(w, http.StatusServiceUnavailable, "not_ready", "Herald is starting or shutting down.")
+			return
+		}
+		// Answering reads is not enough: a full disk or a read-only database fails every task and
+		// every request that starts one. The probe is a small write, cached (Config.Readiness).
+		if err := s.dbWrites.check(r.Context()); err != nil {
+			httpx.WriteError(w, http.StatusServiceUnavailable, "database_unavailable",
+				fmt.Sprintf("The task database does not take writes (%v).", err))
 			return
 		}
 		// Cut off from Redis, a node still serves its own connections: it stays in the load

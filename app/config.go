@@ -52,6 +52,8 @@ type Config struct {
 	MetricsAddr string
 	// HTTP bounds the HTTP requests of the REST API (the hubs' transports keep their own timers).
 	HTTP HTTPTimeouts
+	// Readiness tunes /readyz's probe that the task database takes writes.
+	Readiness ReadinessConfig
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM. Default 10 s.
 	ShutdownTimeout time.Duration
 	// Logger. Default slog.Default().
@@ -158,6 +160,7 @@ func (c Config) WithDefaults() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
 	}
+	c.Readiness = c.Readiness.WithDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -185,6 +188,9 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("shutdown timeout must not be negative, got %s", c.ShutdownTimeout))
 	}
 	if err := c.Cluster.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Readiness.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Auth.DevMode() && !c.Dev && !loopback(c.Addr) {

@@ -1,0 +1,84 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Defaults of ReadinessConfig.
+const (
+	DefaultReadyProbeTimeout = 2 * time.Second
+	DefaultReadyProbeEvery   = 5 * time.Second
+)
+
+// ReadinessConfig tunes /readyz's probe that the task database takes writes. Zero fields take the
+// defaults.
+type ReadinessConfig struct {
+	// ProbeTimeout bounds one probe, the wait for a connection included: a database that takes
+	// longer to write is not ready. Default 2 s.
+	ProbeTimeout time.Duration
+	// ProbeEvery is how long a probe's answer is reused: a load balancer polling /readyz every
+	// second from several places costs the database one small write per ProbeEvery per node.
+	// Default 5 s.
+	ProbeEvery time.Duration
+}
+
+// WithDefaults fills in the defaults.
+func (c ReadinessConfig) WithDefaults() ReadinessConfig {
+	if c.ProbeTimeout == 0 {
+		c.ProbeTimeout = DefaultReadyProbeTimeout
+	}
+	if c.ProbeEvery == 0 {
+		c.ProbeEvery = DefaultReadyProbeEvery
+	}
+	return c
+}
+
+func (c ReadinessConfig) validate() error {
+	if c.ProbeTimeout < 0 || c.ProbeEvery < 0 {
+		return fmt.Errorf("readiness probe timeout and interval must not be negative, got %s and %s", c.ProbeTimeout, c.ProbeEvery)
+	}
+	return nil
+}
+
+// writeProbe says whether the task database takes writes, probing it at most once per
+// ProbeEvery. Its lock is held during a probe: polls that arrive meanwhile wait for that probe's
+// answer (ProbeTimeout at most) instead of adding writes of their own.
+type writeProbe struct {
+	probe func(context.Context) error // jobs.Store.ProbeWrite
+	cfg   ReadinessConfig
+	log   *slog.Logger
+
+	mu  sync.Mutex
+	at  time.Time // when the last probe ended; zero before the first
+	err error     // its answer
+}
+
+// check returns why the database does not take writes, nil when it does.
+func (p *writeProbe) check(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.at.IsZero() && time.Since(p.at) < p.cfg.ProbeEvery {
+		return p.err
+	}
+	// Not the request's context: a poller that hangs up must not make the answer a failure for
+	// the others.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.ProbeTimeout)
+	defer cancel()
+	err := p.probe(pctx)
+	if err != nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("no write within %s: %w", p.cfg.ProbeTimeout, err)
+	}
+	switch {
+	case err != nil && p.err == nil:
+		p.log.Warn("readiness: the task database does not take writes; /readyz answers 503", "err", err)
+	case err == nil && p.err != nil:
+		p.log.Info("readiness: the task database takes writes again")
+	}
+	p.at, p.err = time.Now(), err
+	return err
+}
