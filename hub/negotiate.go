@@ -146,5 +146,9 @@ func (h *Hub) authorizeTransport(w http.ResponseWriter, r *http.Request, c *conn
 		w.WriteHeader(http.StatusForbidden)
 		return false
 	}
+	// A later token (a client's accessTokenFactory called again) extends the connection.
+	if exp := p.expiry(); exp > c.expires.Load() {
+		c.expires.Store(exp)
+	}
 	return true
 }
