@@ -100,6 +100,9 @@ type Config struct {
 	//
 	// Defaults to "public".
 	Schema string
+
+	// Limits are what one owner may ask (see Limits).
+	Limits Limits
 }
 
 var schemaPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -130,6 +133,7 @@ func (c Config) WithDefaults() Config {
 	if c.FetchCooldown == 0 {
 		c.FetchCooldown = DefaultFetchCooldown
 	}
+	c.Limits = c.Limits.withDefaults(c.Workers)
 	return c
 }
 

@@ -48,6 +48,9 @@ func (s *Store) Run(ctx context.Context, taskID string, fn WorkFunc) error {
 	}
 	workCtx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
+	if err := s.waitTurn(ctx, taskID); err != nil {
+		return err // its owner runs enough already: others' tasks first
+	}
 	s.register(taskID, cancel)
 	defer s.unregister(taskID)
 

@@ -31,6 +31,9 @@ func defaults() kong.Vars {
 		"jobs_schema":                   jobs.DefaultSchema,
 		"jobs_rescue_after":             d(jobs.DefaultRescueAfter),
 		"jobs_workers":                  i(jobs.DefaultWorkers),
+		"jobs_user_tasks_per_minute":    i(jobs.DefaultTasksPerMinute),
+		"jobs_user_active_tasks":        i(jobs.DefaultActiveTasks),
+		"jobs_user_stored_bytes":        strconv.FormatInt(jobs.DefaultStoredBytes, 10),
 		"export_link_ttl":               d(export.DefaultLinkTTL),
 		"export_retention_every":        d(export.DefaultRetentionEvery),
 	}

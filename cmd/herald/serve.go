@@ -40,10 +40,16 @@ type dbFlags struct {
 	Schema      string        `name:"database-schema" help:"PostgreSQL schema of Herald's and River's tables." default:"${jobs_schema}"`
 	RescueAfter time.Duration `name:"rescue-after" help:"How soon a task whose process died is picked up again." default:"${jobs_rescue_after}"`
 	Workers     int           `help:"Tasks run at once by this process." default:"${jobs_workers}"`
+
+	UserTasksPerMinute int   `name:"user-tasks-per-minute" help:"Tasks one user may start in any minute; more get 429 with Retry-After (negative: no limit)." default:"${jobs_user_tasks_per_minute}"`
+	UserActiveTasks    int   `name:"user-active-tasks" help:"Tasks one user may have queued or running at once; more get 429 (negative: no limit)." default:"${jobs_user_active_tasks}"`
+	UserRunningTasks   int   `name:"user-running-tasks" help:"Tasks of one user running at once in the cluster, so that one user's backlog leaves workers to others (0: half of --workers; negative: no limit)."`
+	UserStoredBytes    int64 `name:"user-stored-bytes" help:"Bytes of exports one user may keep stored; a new task past it gets 429 (negative: no limit)." default:"${jobs_user_stored_bytes}"`
 }
 
 func (f dbFlags) jobs(dataDir string, logger *slog.Logger) jobs.Config {
-	return jobs.Config{DatabaseURL: f.Database, Schema: f.Schema, DataDir: dataDir, Logger: logger, RescueAfter: f.RescueAfter, Workers: f.Workers}
+	return jobs.Config{DatabaseURL: f.Database, Schema: f.Schema, DataDir: dataDir, Logger: logger, RescueAfter: f.RescueAfter, Workers: f.Workers,
+		Limits: jobs.Limits{PerMinute: f.UserTasksPerMinute, Active: f.UserActiveTasks, Running: f.UserRunningTasks, StoredBytes: f.UserStoredBytes}}
 }
 
 // clusterFlags join a node to a cluster on Redis, shared by serve and worker.
