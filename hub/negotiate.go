@@ -85,7 +85,7 @@ func (ep *endpoint) admit(w http.ResponseWriter, r *http.Request) (*Principal, b
 		return nil, false
 	}
 	p, ok := ep.authenticate(w, r)
-	if !ok || !ep.admitRoles(w, r, p) {
+	if !ok || !ep.admitRoles(w, r, p) || !ep.admitUser(w, p) {
 		return nil, false
 	}
 	return p, true

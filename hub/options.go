@@ -71,6 +71,9 @@ const (
 	DefaultWriteTimeout           = 10 * time.Second
 	// DefaultStatefulReconnectBufferSize is the .NET server's and the clients' default.
 	DefaultStatefulReconnectBufferSize = 100_000
+	DefaultNegotiatesPerMinute         = 600
+	DefaultNegotiateBurst              = 100
+	DefaultMaxConnectionsPerUser       = 200
 )
 
 // Options configure a Hub. The zero value of every field means its documented default.
@@ -127,6 +130,15 @@ type Options struct {
 	// Core's CloseOnAuthenticationExpiration: a socket must not outlive the token that opened it.
 	// A transport request with a later token (a long poll, a resume) extends the connection.
 	KeepConnectionsPastExpiry bool
+	// NegotiatesPerMinute bounds the connections one user may start (negotiate, or a WebSocket
+	// without negotiate) per minute on this node, after a burst of NegotiateBurst; more get 429
+	// with Retry-After. Anonymous connections are not limited (see limits.go). Default 600 a
+	// minute after a burst of 100; negative turns it off.
+	NegotiatesPerMinute int
+	NegotiateBurst      int
+	// MaxConnectionsPerUser bounds one user's open connections on this node; more get 429.
+	// Default 200; negative turns it off.
+	MaxConnectionsPerUser int
 	// DisableStatefulReconnect refuses clients' withStatefulReconnect(): negotiate does not offer
 	// it. On by default: a WebSocket that drops for less than DisconnectTimeout then loses
 	// nothing (stateful.go).
@@ -196,6 +208,9 @@ func (o Options) WithDefaults() Options {
 	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&o.WriteCoalesce, DefaultWriteCoalesce)
 	setDefault(&o.StatefulReconnectBufferSize, DefaultStatefulReconnectBufferSize)
+	setDefault(&o.NegotiatesPerMinute, DefaultNegotiatesPerMinute)
+	setDefault(&o.NegotiateBurst, DefaultNegotiateBurst)
+	setDefault(&o.MaxConnectionsPerUser, DefaultMaxConnectionsPerUser)
 	if o.ErrorText == nil {
 		o.ErrorText = DefaultErrorText
 	}

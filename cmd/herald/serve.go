@@ -75,6 +75,9 @@ type hubFlags struct {
 	ClientTimeout          time.Duration `name:"client-timeout" help:"Silence from a client after which its connection is closed." default:"${hub_client_timeout}"`
 	WriteCoalesce          time.Duration `name:"write-coalesce" help:"How long a broadcast's WebSocket write may wait to batch more messages to the same connection (negative: off)." default:"${hub_write_coalesce}"`
 	DisconnectTimeout      time.Duration `name:"disconnect-timeout" help:"How long a negotiated connection waits for its transport, a long-polling one for its next poll, and a stateful one for its client to resume after a drop." default:"${hub_disconnect_timeout}"`
+	NegotiatesPerMinute    int           `name:"negotiates-per-minute" help:"New connections one user may start per minute on a node, after a burst of --negotiate-burst; more get 429 with Retry-After (negative: no limit)." default:"${hub_negotiates_per_minute}"`
+	NegotiateBurst         int           `name:"negotiate-burst" help:"New connections one user may start at once before --negotiates-per-minute applies." default:"${hub_negotiate_burst}"`
+	MaxConnectionsPerUser  int           `name:"max-connections-per-user" help:"Open connections one user may hold on a node; more get 429 (negative: no limit)." default:"${hub_max_connections_per_user}"`
 	KeepPastExpiry         bool          `name:"keep-connections-past-expiry" help:"Keep hub connections open after the token that opened them expires (by default they are closed then, with a Close that lets the client reconnect with a new token)."`
 	NoStatefulReconnect    bool          `name:"no-stateful-reconnect" help:"Do not offer stateful reconnect (clients' withStatefulReconnect()): a dropped WebSocket then loses what was sent meanwhile."`
 	StatefulReconnectBuf   int           `name:"stateful-reconnect-buffer" help:"Bytes of messages kept per stateful connection until the client acknowledges them; a message from others that does not fit closes the connection." default:"${hub_stateful_reconnect_buffer}"`
@@ -89,6 +92,7 @@ func (f hubFlags) options() hub.Options {
 		ClientTimeout: f.ClientTimeout, WriteCoalesce: f.WriteCoalesce, EnableDetailedErrors: f.DetailedErrors,
 		DisconnectTimeout: f.DisconnectTimeout, DisableStatefulReconnect: f.NoStatefulReconnect,
 		StatefulReconnectBufferSize: f.StatefulReconnectBuf, KeepConnectionsPastExpiry: f.KeepPastExpiry,
+		NegotiatesPerMinute: f.NegotiatesPerMinute, NegotiateBurst: f.NegotiateBurst, MaxConnectionsPerUser: f.MaxConnectionsPerUser,
 	}
 }
 
