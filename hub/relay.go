@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/lxzan/gws"
+
+	"github.com/heraldhq/herald/hub/protocol"
 )
 
 // A stateful connection resumed through another node. The client's new WebSocket reaches node B
@@ -250,7 +252,11 @@ func (ep *endpoint) relayWebSocket(w http.ResponseWriter, r *http.Request, connI
 	e.binary = len(out[0]) > 0
 	// The connection's node writes Sequence and the replay from now on: they wait in out until the
 	// socket is there.
-	socket, err := h.upgrader.Upgrade(w, r)
+	proto := protocol.JSON()
+	if e.binary {
+		proto = protocol.MessagePack()
+	}
+	socket, err := h.upgrade(w, r, func() []byte { return h.tooLargeFrame(proto) })
 	if err != nil {
 		e.close(nil)
 		remove()
