@@ -309,6 +309,10 @@ func (c *conn) close(r closeReason) {
 
 // abort ends the connection at once, dropping whatever is queued.
 func (c *conn) abort(err error) {
+	if err != nil && err != errTransportGone && !errors.Is(err, errShutdown) && !c.queue.isClosing() && !c.isTornDown() {
+		// An end that no graceful close counted: a reset socket, a killed request, a timeout.
+		c.h.metrics.closedWithError.Inc()
+	}
 	c.queue.drop()
 	// Record why first: ending the transport makes it abort too, and its reason must not win the
 	// race to teardown.

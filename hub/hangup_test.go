@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldhq/herald/hub"
@@ -38,4 +39,21 @@ func TestBlockedReaderNoticesClientLeaving(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("the connection did not end while its reader was blocked")
 	}
+}
+
+// herald_hub_connections_closed_with_error_total counts a transport that fails abruptly (a socket
+// reset, no close frame), and not a client that closes cleanly.
+func TestClosedWithErrorCountsAbruptTransportFailures(t *testing.T) {
+	t.Parallel()
+	f := setup(t, hub.Options{})
+	const name = "herald_hub_connections_closed_with_error_total"
+	clean := f.connect(t, "json", "")
+	require.NoError(t, clean.ws.Close(websocket.StatusNormalClosure, "bye"))
+	eventually(t, func() bool { return f.hub.ConnectionCount() == 0 })
+	require.Equal(t, 0.0, counter(t, f.reg, name), "a clean close is no error")
+
+	reset := f.connect(t, "json", "")
+	require.NoError(t, reset.ws.CloseNow()) // the TCP connection ends without a close frame
+	eventually(t, func() bool { return counter(t, f.reg, name) == 1 })
+	require.Equal(t, 0, f.hub.ConnectionCount())
 }
