@@ -18,6 +18,8 @@ import { BlipProxy } from "./lib/proxy.mjs";
 
 const USERS = Number(process.env.HERALD_CHAOS_USERS ?? 200);
 const SECONDS = Number(process.env.HERALD_CHAOS_SECONDS ?? 40);
+// make soak: the same for 30 minutes, a line of figures every REPORT_EVERY.
+const REPORT_EVERY = Number(process.env.HERALD_CHAOS_REPORT_SECONDS ?? 60) * 1000;
 const STREAM = 40; // items per stream, 25 ms apart: a stream lasts about a second
 const WS = PAIRS[0]; // WebSockets/json: stateful reconnect works on WebSockets
 
@@ -92,9 +94,12 @@ await clusterSuite("chaos.test.mjs", ["--faults"], () => {
             }
             tell(s, t, `${users.length * 2} connections open`);
 
-            // Streams: each user runs one after another until the faults end.
+            // Streams: each user runs one after another until the faults end; their durations are
+            // the latency figure of the soak's report.
+            let durations = [];
             const runStreams = async (u) => {
                 while (!u.stop) {
+                    const began = Date.now();
                     if (u.conf.hub.state !== "Connected") { await sleep(200); continue; }
                     const items = [];
                     const outcome = await new Promise((resolve) => {
@@ -104,6 +109,7 @@ await clusterSuite("chaos.test.mjs", ["--faults"], () => {
                             error: () => resolve("error"),
                         });
                     });
+                    durations.push(Date.now() - began);
                     const inOrder = items.every((v, k) => v === k);
                     if (outcome === "complete" && (items.length !== STREAM || !inOrder)) u.streams.broken.push(items.join(","));
                     else if (outcome === "error" && !inOrder) u.streams.broken.push(`error after ${items.join(",")}`);
@@ -134,12 +140,24 @@ await clusterSuite("chaos.test.mjs", ["--faults"], () => {
             ];
             const done = [];
             const t0 = Date.now();
+            const report = setInterval(async () => {
+                const d = durations.sort((a, b) => a - b);
+                durations = [];
+                const p = (q) => d[Math.min(d.length - 1, Math.floor(q * d.length))] ?? NaN;
+                const per = await Promise.all(nodes.map(async (url) => {
+                    const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(3000) })).text().catch(() => "");
+                    const get = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+                    return `rss ${(get("process_resident_memory_bytes") / 2 ** 20).toFixed(0)} MiB, ${get("go_goroutines")} goroutines, ${get("process_open_fds")} fds`;
+                }).map((x) => x.catch((e) => String(e))));
+                process.stdout.write(`[soak ${((Date.now() - t0) / 60000).toFixed(1)} min] streams ${d.length}, duration p50 ${p(0.5)} ms p99 ${p(0.99)} ms (${STREAM} items, ${STREAM * 25} ms unhurried); ${per.map((x, i) => `node${i}: ${x}`).join("; ")}\n`);
+            }, REPORT_EVERY);
             for (let k = 0; Date.now() - t0 < SECONDS * 1000; k++) {
                 const [name, act] = actions[k % actions.length];
                 await act();
                 done.push(name);
                 await sleep(1500);
             }
+            clearInterval(report);
             tell(s, t, `faults done (${done.length}): ${done.join("; ")}`);
             for (const u of users) u.stop = true;
             await Promise.all(streaming);
@@ -198,5 +216,5 @@ await clusterSuite("chaos.test.mjs", ["--faults"], () => {
             throw new Error(`${e.message}: before ${JSON.stringify(base)}, after ${JSON.stringify(last)}`);
         });
         tell(s, t, `nodes before ${JSON.stringify(base)}, after ${JSON.stringify(last)}`);
-    }, { timeout: 400000 });
+    }, { timeout: 400000 + SECONDS * 1000 });
 });
