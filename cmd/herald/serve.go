@@ -38,7 +38,7 @@ func (f authFlags) config() auth.Config {
 type dbFlags struct {
 	Database    string        `help:"Task database: empty for SQLite in the data dir, or postgres://user@host/db." placeholder:"URL"`
 	Schema      string        `name:"database-schema" help:"PostgreSQL schema of Herald's and River's tables." default:"${jobs_schema}"`
-	RescueAfter time.Duration `name:"rescue-after" help:"How soon a task whose process died is picked up again." default:"${jobs_rescue_after}"`
+	RescueAfter time.Duration `name:"rescue-after" help:"How long a running task may go without a heartbeat before it is run again; a dead process's tasks run again within about this plus 38s." default:"${jobs_rescue_after}"`
 	Workers     int           `help:"Tasks run at once by this process." default:"${jobs_workers}"`
 
 	UserTasksPerMinute int   `name:"user-tasks-per-minute" help:"Tasks one user may start in any minute; more get 429 with Retry-After (negative: no limit)." default:"${jobs_user_tasks_per_minute}"`
