@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/riverqueue/river"
 )
 
 // Limits are what one owner may ask of the task system, so that a script flooding the API, or one
@@ -116,21 +114,54 @@ func (s *Store) checkLimits(ctx context.Context, q querier, owner string) error 
 	return nil
 }
 
-// waitTurn returns nil when task id may run now, or a River JobSnooze when its owner has
-// Limits.Running tasks running already (others than id): it is tried again later, and other
-// owners' tasks run meanwhile.
-func (s *Store) waitTurn(ctx context.Context, id string) error {
-	l := s.cfg.Limits
-	if l.Running <= 0 {
-		return nil
+// errNotYourTurn: the task's owner has Limits.Running tasks running already.
+var errNotYourTurn = errors.New("jobs: the owner runs enough tasks already")
+
+// startTurn marks task id running (markRunning) unless its owner has Limits.Running tasks running
+// already (others than id): then errNotYourTurn, and River tries it again later while other owners'
+// tasks run. The count and the mark are one transaction holding the owner's active rows (PostgreSQL:
+// FOR UPDATE; SQLite: the write lock of its immediate transactions), so two workers starting two
+// tasks of one owner at once cannot both pass.
+func (s *Store) startTurn(ctx context.Context, id string) (*Task, error) {
+	limit := s.cfg.Limits.Running
+	if limit <= 0 {
+		return s.markRunning(ctx, s.be, id)
 	}
-	var n int
-	if err := s.be.queryRow(ctx, `SELECT COUNT(*) FROM herald_tasks WHERE state = ? AND id <> ?
-		AND owner = (SELECT owner FROM herald_tasks WHERE id = ?)`, StateRunning, id, id).Scan(&n); err != nil {
-		return fmt.Errorf("count running tasks: %w", err)
+	tx, err := s.be.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("start task %q: %w", id, err)
 	}
-	if n < l.Running {
-		return nil
+	defer rollback(ctx, tx)
+	rows, err := tx.query(ctx, `SELECT state FROM herald_tasks
+		WHERE owner = (SELECT owner FROM herald_tasks WHERE id = ?) AND state IN (?, ?) AND id <> ?`+s.be.dialect().forUpdate,
+		id, StateQueued, StateRunning, id)
+	if err != nil {
+		return nil, fmt.Errorf("count running tasks: %w", err)
 	}
-	return river.JobSnooze(runningSnooze)
+	running := 0
+	for rows.Next() {
+		var st State
+		if err := rows.Scan(&st); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("count running tasks: %w", err)
+		}
+		if st == StateRunning {
+			running++
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count running tasks: %w", err)
+	}
+	if running >= limit {
+		return nil, errNotYourTurn
+	}
+	t, err := s.markRunning(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.commit(ctx); err != nil {
+		return nil, fmt.Errorf("start task %q: %w", id, err)
+	}
+	return t, nil
 }
