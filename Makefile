@@ -9,7 +9,7 @@ TOOLS ?= $(HOME)/.cache/herald/tools
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: help azurite run build build-race test check test-go test-interop fuzz lint bench bench-smoke e2e clean cluster
+.PHONY: help azurite run build build-race test check test-go test-interop fuzz fuzz-long soak lint bench bench-smoke e2e clean cluster
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,6 +37,10 @@ test-go: build azurite ## Go tests with the race detector (Azurite started first
 
 fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each; a crasher fails it.
 	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+FUZZLONG ?= 2m
+fuzz-long: ## Every fuzz target for FUZZLONG (default 2m) each, all cores (about 40 minutes; not in make test).
+	GO=$(GO) FUZZTIME=$(FUZZLONG) scripts/fuzz.sh
 
 # HERALD_BIN (an absolute path) runs the interop suites and the benchmark smoke run against another
 # binary; make test gives them bin/herald-race.
@@ -70,6 +74,11 @@ bench-smoke: $(if $(HERALD_BIN),,build) ## The hub, task, cluster, API and expor
 	$(or $(HERALD_BIN),$(BIN)) bench cluster --quick
 	$(or $(HERALD_BIN),$(BIN)) bench api --quick
 	$(or $(HERALD_BIN),$(BIN)) bench export --quick --binary $(or $(HERALD_BIN),$(CURDIR)/$(BIN))
+
+SOAKMIN ?= 30
+soak: build ## The chaos suite for SOAKMIN (default 30) minutes, a line of RSS, goroutines, open files and stream p99 every minute (not in make test).
+	cd test/interop && npm ci --no-audit --no-fund --loglevel=error && HERALD_BIN=$(or $(HERALD_BIN),$(CURDIR)/$(BIN)) \
+		HERALD_CHAOS_SECONDS=$$(($(SOAKMIN) * 60)) node --test --test-reporter=spec --test-timeout=$$((($(SOAKMIN) + 15) * 60000)) chaos.test.mjs
 
 e2e: test-interop ## End-to-end tests against a running binary.
 

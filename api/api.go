@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/export"
@@ -204,7 +205,12 @@ func (s *Server) createDemoTask(w http.ResponseWriter, r *http.Request, id *auth
 // without its text.
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	var invalid *jobs.InvalidError
+	var limit *jobs.LimitError
 	switch {
+	case errors.As(err, &limit):
+		// Seconds, rounded up: a client that waits that long may be let in.
+		w.Header().Set("Retry-After", strconv.Itoa(int((limit.RetryAfter+time.Second-1)/time.Second)))
+		httpx.WriteError(w, http.StatusTooManyRequests, limit.Limit, limit.Message)
 	case errors.Is(err, jobs.ErrNotFound):
 		httpx.WriteError(w, http.StatusNotFound, "not_found", "No such task or notification.")
 	case errors.Is(err, jobs.ErrFinished):

@@ -138,7 +138,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	store.SetNotifier(hubNotifier{h: notifications, feed: userFeed, log: s.log})
 	(&api.Server{Auth: a, Store: store, Exports: tasks.Exports, Log: s.log, DemoTasks: cfg.DemoTasks || a.DevMode()}).Register(mux)
 	mux.Handle("GET /api/openapi.json", api.OpenAPIHandler())
-	mux.Handle("GET "+storage.DefaultDownloadPath, tasks.Bucket.DownloadHandler())
+	download := tasks.Bucket.DownloadHandler()
+	if cfg.Exports.DownloadAuth == DownloadAuthOwner {
+		if tasks.Bucket.Kind() != storage.KindFile {
+			return nil, errors.New("--download-auth owner needs file storage: links to object storage go to it, not through Herald")
+		}
+		download = ownerOnly(a, store, download)
+	}
+	mux.Handle("GET "+storage.DefaultDownloadPath, download)
 	served := map[string]*hub.Hub{NotificationsHub: notifications}
 	if cfg.ConformanceHub {
 		conf, err := s.mountConformance(router, bp, metrics)

@@ -77,7 +77,18 @@ type ExportsConfig struct {
 	LinkTTL time.Duration
 	// RetentionEvery is how often expired files are deleted. Default 10 min.
 	RetentionEvery time.Duration
+	// DownloadAuth is who may use a download link: DownloadAuthLink ("" or "link", the default)
+	// anyone holding it until it expires (a link is a capability, like a presigned S3 URL);
+	// DownloadAuthOwner only its task's owner, with their token in the Authorization header as
+	// well (file storage only: Herald must serve the downloads to check).
+	DownloadAuth string
 }
+
+// Who may download a finished export's file (ExportsConfig.DownloadAuth).
+const (
+	DownloadAuthLink  = "link"
+	DownloadAuthOwner = "owner"
+)
 
 // HTTPTimeouts bound what a slow or idle client holds. Zero fields take the defaults.
 type HTTPTimeouts struct {
@@ -183,6 +194,11 @@ func (c Config) validate() error {
 	var errs []error
 	if err := c.Hub.WithDefaults().Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.Exports.DownloadAuth {
+	case "", DownloadAuthLink, DownloadAuthOwner:
+	default:
+		errs = append(errs, fmt.Errorf("download auth must be %q or %q, got %q", DownloadAuthLink, DownloadAuthOwner, c.Exports.DownloadAuth))
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout must not be negative, got %s", c.ShutdownTimeout))

@@ -6,11 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/export"
+	"github.com/heraldhq/herald/internal/httpx"
 	"github.com/heraldhq/herald/jobs"
 	"github.com/heraldhq/herald/storage"
 )
@@ -117,4 +120,31 @@ func signingKey(dataDir, configured string) ([]byte, error) {
 		return nil, fmt.Errorf("write signing key: %w", err)
 	}
 	return []byte(k), nil
+}
+
+// ownerOnly lets through to next only the download requests of the file's owner, who sends their
+// token in the Authorization header (--download-auth owner): a link that leaked is then of no use
+// to anyone else. Another user's file, or one that is no export's, is 404, as their tasks are.
+func ownerOnly(a *auth.Authenticator, store *jobs.Store, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		id, err := a.AuthenticateHeader(r)
+		if err != nil {
+			auth.WriteError(w, err)
+			return
+		}
+		taskID, ok := export.TaskOfKey(strings.TrimPrefix(r.URL.Path, storage.DefaultDownloadPath))
+		if ok {
+			_, err = store.Get(r.Context(), id.UserID, taskID)
+		}
+		switch {
+		case !ok || errors.Is(err, jobs.ErrNotFound):
+			httpx.WriteError(w, http.StatusNotFound, storage.CodeNotFound, "No such file among yours.")
+			return
+		case err != nil:
+			httpx.WriteError(w, http.StatusInternalServerError, "internal", "Something went wrong; it has been logged.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

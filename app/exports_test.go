@@ -53,7 +53,7 @@ type exportEnv struct {
 	notes         chan map[string]any
 }
 
-func setupExports(t *testing.T) *exportEnv {
+func setupExports(t *testing.T, configure ...func(*app.Config)) *exportEnv {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "datasets.yaml")
@@ -65,7 +65,11 @@ func setupExports(t *testing.T) *exportEnv {
 	require.NoError(t, touchSQLite(filepath.Join(dir, "herald.db")))
 	require.NoError(t, demo.Generate(context.Background(), src, 5000, demo.Options{Seed: 7}))
 
-	base := setup(t, app.Config{DataDir: dir, Exports: app.ExportsConfig{DatasetsFile: file}})
+	cfg := app.Config{DataDir: dir, Exports: app.ExportsConfig{DatasetsFile: file}}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	base := setup(t, cfg)
 	env := &exportEnv{base: base, dataDir: dir, alice: devToken(t, base, "alice"), bob: devToken(t, base, "bob"),
 		notes: make(chan map[string]any, 10)}
 	c, err := client.New(base+"/hubs/notifications", client.Options{AccessToken: client.StaticToken(env.alice)})
@@ -309,4 +313,30 @@ func TestExportFailureAndCancelRemoveTheFile(t *testing.T) {
 	require.Equal(t, fmt.Sprintf("Cancelled after %d rows; the partial file was deleted.", int64(p["done"].(float64))), p["message"])
 	require.Positive(t, p["done"])
 	require.NotContains(t, p, "eta")
+}
+
+// With --download-auth owner a download link works only with its owner's token as well: without a
+// token 401, with another user's 404, with the owner's 200.
+func TestDownloadAuthOwner(t *testing.T) {
+	t.Parallel()
+	env := setupExports(t, func(c *app.Config) { c.Exports.DownloadAuth = app.DownloadAuthOwner })
+	status, task := call(t, http.MethodPost, env.base+"/api/exports", env.alice, `{"dataset":"orders","format":"csv"}`)
+	require.Equal(t, http.StatusAccepted, status, task)
+	done := env.waitTask(t, task["id"].(string), "succeeded")
+	link := env.base + done["result"].(map[string]any)["downloadUrl"].(string)
+	get := func(token string) int {
+		req, err := http.NewRequest(http.MethodGet, link, nil)
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusUnauthorized, get(""), "the link alone is not enough")
+	require.Equal(t, http.StatusNotFound, get(env.bob), "another user's file")
+	require.Equal(t, http.StatusOK, get(env.alice))
 }

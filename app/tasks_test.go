@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/heraldhq/herald/app"
 	"github.com/heraldhq/herald/client"
+	"github.com/heraldhq/herald/jobs"
 )
 
 func devToken(t *testing.T, base, user string) string {
@@ -315,4 +317,35 @@ func TestShutdownTellsPagesOfRequeuedTasksBeforeClosing(t *testing.T) {
 	}
 	require.NoError(t, <-done)
 	<-closed
+}
+
+// A user over a task limit gets 429 with Retry-After and the limit's name; another user does not.
+func TestTaskLimitIs429WithRetryAfter(t *testing.T) {
+	t.Parallel()
+	base := setup(t, app.Config{Jobs: jobs.Config{Limits: jobs.Limits{PerMinute: 2}}})
+	alice, bob := devToken(t, base, "alice"), devToken(t, base, "bob")
+	post := func(token string) *http.Response {
+		req, err := http.NewRequest(http.MethodPost, base+"/api/demo/tasks", strings.NewReader(`{"steps":1}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = resp.Body.Close() })
+		return resp
+	}
+	for range 2 {
+		require.Equal(t, http.StatusAccepted, post(alice).StatusCode)
+	}
+	resp := post(alice)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	require.NoError(t, err, "Retry-After in seconds")
+	require.True(t, secs >= 1 && secs <= 60, "Retry-After %d", secs)
+	var body struct {
+		Error struct{ Code, Message string }
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	require.Equal(t, "tasks_per_minute", body.Error.Code)
+	require.Contains(t, body.Error.Message, "last minute")
+	require.Equal(t, http.StatusAccepted, post(bob).StatusCode, "another user is not limited")
 }

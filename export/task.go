@@ -24,6 +24,16 @@ const Kind = "herald_export"
 // keyPrefix is where export files live in the bucket: keyPrefix/<task id>/<file name>.
 const keyPrefix = "exports/"
 
+// TaskOfKey is the id of the export task whose file is at key, if key is an export's.
+func TaskOfKey(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, keyPrefix)
+	if !ok {
+		return "", false
+	}
+	id, _, ok := strings.Cut(rest, "/")
+	return id, ok && id != ""
+}
+
 // Args are an export task's arguments: the request as the user made it and
 // the roles they had, checked again when the task runs (the datasets file
 // may have changed in between).

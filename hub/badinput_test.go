@@ -16,9 +16,9 @@ import (
 )
 
 // A WebSocket frame over max(1 MiB, 4*MaxMessageSize) is refused by the WebSocket library (gws)
-// with close code 1009 before the hub sees a byte of it: the client gets the WebSocket close
-// "message too big", not a SignalR Close message naming the limit (the .NET server, which streams
-// frames, sends one). Records inside smaller frames get the Close message.
+// with close code 1009 before the hub sees a byte of it; the hub writes a SignalR Close message
+// naming the limit just before that close frame, as the .NET server (which streams frames) sends
+// one. Records inside smaller frames get the Close message with the message size limit.
 // Bad input gets the protocol's answer, never crashes the server, and never disturbs another
 // connection: every case ends by checking that two healthy connections (JSON and MessagePack) on
 // the same hub still answer.
@@ -102,7 +102,7 @@ func TestBadInput(t *testing.T) {
 			// fragmented sends frames as the fragments of one WebSocket message.
 			fragmented bool
 			want       string // in the Close's error
-			// frameTooBig marks frames over the WebSocket library's limit: close 1009, no Close message.
+			// frameTooBig marks frames over the WebSocket library's limit: a Close message, then 1009.
 			frameTooBig bool
 		}{
 			{name: "JSON garbage", proto: "json", frames: [][]byte{[]byte("not json\x1e")}, want: "invalid message"},
@@ -160,6 +160,10 @@ func TestBadInput(t *testing.T) {
 					}
 				}
 				if tc.frameTooBig {
+					cl, ok := c.next(t).(*protocol.Close)
+					require.True(t, ok, "a Close message before the WebSocket close")
+					require.Equal(t, "Connection closed with an error: a WebSocket frame exceeded the maximum of 1048576 bytes.", cl.Error)
+					require.False(t, cl.AllowReconnect)
 					require.Equal(t, websocket.StatusMessageTooBig, c.closeStatus(t))
 					healthy(t)
 					return

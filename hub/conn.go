@@ -22,6 +22,7 @@ var (
 	errNoTransport      = errors.New("hub: negotiated connection never connected")
 	errTransportGone    = errors.New("hub: transport closed")
 	errListenOnly       = errors.New("hub: a listen-only client sent an invocation")
+	errTokenExpired     = errors.New("hub: the connection's credentials expired")
 	// ErrConnectionClosed is returned by calls on a connection that has ended.
 	ErrConnectionClosed = errors.New("hub: connection closed")
 )
@@ -52,6 +53,7 @@ type conn struct {
 	queue    sendQueue
 	lastSend atomic.Int64 // hub clock, unix nanoseconds
 	proto    atomic.Pointer[protocolRef]
+	expires  atomic.Int64 // unix nanoseconds the credentials end; 0: never
 
 	// Lifecycle, guarded by mu.
 	mu         sync.Mutex
@@ -128,6 +130,7 @@ func (h *Hub) openConn(ctx context.Context, ep *endpoint, p *Principal, id, toke
 		created:   time.Now(),
 	}
 	c.public.c = c
+	c.expires.Store(p.expiry())
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	c.queue.init(h.opts.SendQueueSize, func() {
 		// The reason, before the transport can see the queue closed and end first.
@@ -306,6 +309,10 @@ func (c *conn) close(r closeReason) {
 
 // abort ends the connection at once, dropping whatever is queued.
 func (c *conn) abort(err error) {
+	if err != nil && err != errTransportGone && !errors.Is(err, errShutdown) && !c.queue.isClosing() && !c.isTornDown() {
+		// An end that no graceful close counted: a reset socket, a killed request, a timeout.
+		c.h.metrics.closedWithError.Inc()
+	}
 	c.queue.drop()
 	// Record why first: ending the transport makes it abort too, and its reason must not win the
 	// race to teardown.

@@ -147,15 +147,23 @@ func (c *conn) invoke(id, target string, args []any, streamIDs []string, streami
 	// for as long as the client wants it.
 	limited := !streaming && len(streamIDs) == 0
 	if limited {
-		c.blocked.Store(true)
 		select {
 		case c.inv.sem <- struct{}{}:
-			c.blocked.Store(false)
-		case <-c.ctx.Done():
-			c.blocked.Store(false)
-			cancel()
-			c.forgetInvocation(id, streamIDs)
-			return
+		default:
+			// Every slot is taken: the reader waits, and watches for its client leaving meanwhile.
+			c.blocked.Store(true)
+			stop := c.watchHangup()
+			select {
+			case c.inv.sem <- struct{}{}:
+				stop()
+				c.blocked.Store(false)
+			case <-c.ctx.Done():
+				stop()
+				c.blocked.Store(false)
+				cancel()
+				c.forgetInvocation(id, streamIDs)
+				return
+			}
 		}
 	}
 	go c.run(ctx, cancel, cl, id, values, streamIDs, limited)
@@ -302,12 +310,19 @@ func (c *conn) streamItem(m *protocol.StreamItem) {
 		c.endStream(m.InvocationID, buildErrorMessage("Failed to bind Stream message.", &BindingError{Message: errBindingTypes}, c.h.opts.EnableDetailedErrors))
 		return
 	}
-	c.blocked.Store(true)
-	defer c.blocked.Store(false)
-	reflect.Select([]reflect.SelectCase{
+	cases := []reflect.SelectCase{
 		{Dir: reflect.SelectSend, Chan: s.ch, Send: v.Elem()},
 		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.ctx.Done())},
-	})
+		{Dir: reflect.SelectDefault},
+	}
+	if chosen, _, _ := reflect.Select(cases); chosen != 2 {
+		return
+	}
+	// The stream's buffer is full: the reader waits, and watches for its client leaving meanwhile.
+	c.blocked.Store(true)
+	defer c.blocked.Store(false)
+	defer c.watchHangup()()
+	reflect.Select(cases[:2])
 }
 
 // completion ends a client-to-server stream or delivers a client result.

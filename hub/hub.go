@@ -48,6 +48,8 @@ type Hub struct {
 	// relays are the WebSockets this node relays to stateful connections on other nodes, by
 	// tunnel channel (relay.go).
 	relays byID[*relayEnd]
+	// negotiates limits the new connections of each user (limits.go).
+	negotiates userLimiters
 	// store keeps the users' group memberships (manage.go).
 	store backplane.Store
 	// serving counts the requests of other nodes this node is answering: a drain waits for their
@@ -75,17 +77,18 @@ func New(name string, opts Options) (*Hub, error) {
 		return nil, fmt.Errorf("hub: invalid hub name %q", name)
 	}
 	h := &Hub{
-		name:    name,
-		opts:    opts,
-		log:     opts.Logger.With("hub", name),
-		bp:      opts.Backplane,
-		store:   backplane.StoreOf(opts.Backplane),
-		nodeID:  randomID(),
-		metrics: newHubMetrics(opts.Metrics, name),
-		methods: make(map[string]*method),
-		reg:     newRegistry(),
-		app:     hubProtocol{},
-		done:    make(chan struct{}),
+		name:       name,
+		opts:       opts,
+		log:        opts.Logger.With("hub", name),
+		bp:         opts.Backplane,
+		store:      backplane.StoreOf(opts.Backplane),
+		nodeID:     randomID(),
+		metrics:    newHubMetrics(opts.Metrics, name),
+		methods:    make(map[string]*method),
+		reg:        newRegistry(),
+		app:        hubProtocol{},
+		done:       make(chan struct{}),
+		negotiates: userLimiters{perMinute: opts.NegotiatesPerMinute, burst: max(opts.NegotiateBurst, 1)},
 	}
 	h.drainCtx, h.startDrain = context.WithCancel(context.Background())
 	h.subs = newSubscriptions(h.bp, h.deliver, h.log)

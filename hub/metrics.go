@@ -18,6 +18,7 @@ type Metrics struct {
 	detached        *prometheus.CounterVec
 	resumed         *prometheus.CounterVec
 	relayed         *prometheus.CounterVec
+	limited         *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg.
@@ -59,13 +60,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		resumed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_hub_stateful_resumed_total", Help: "Stateful-reconnect connections resumed on a new WebSocket, what the client missed replayed.",
 		}, []string{"hub"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_hub_connections_limited_total", Help: "New connections refused with 429: a user over the negotiate rate or the connections per user.",
+		}, []string{"hub"}),
 		relayed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_hub_stateful_relayed_total", Help: "Stateful-reconnect connections resumed through another node, which relays the client's WebSocket.",
 		}, []string{"hub"}),
 	}
 	reg.MustRegister(m.connections, m.messagesIn, m.messagesOut, m.bytesIn, m.bytesOut,
 		m.invocationErrs, m.slowConsumers, m.closedWithError, m.publishErrors, m.malformed,
-		m.detached, m.resumed, m.relayed)
+		m.detached, m.resumed, m.relayed, m.limited)
 	return m
 }
 
@@ -83,6 +87,7 @@ type hubMetrics struct {
 	detached        prometheus.Counter
 	resumed         prometheus.Counter
 	relayed         prometheus.Counter
+	limited         prometheus.Counter
 	bytesIn         map[Transport]prometheus.Counter
 	bytesOut        map[Transport]prometheus.Counter
 }
@@ -103,6 +108,7 @@ func newHubMetrics(m *Metrics, hub string) *hubMetrics {
 		detached:        m.detached.WithLabelValues(hub),
 		resumed:         m.resumed.WithLabelValues(hub),
 		relayed:         m.relayed.WithLabelValues(hub),
+		limited:         m.limited.WithLabelValues(hub),
 		bytesIn:         map[Transport]prometheus.Counter{},
 		bytesOut:        map[Transport]prometheus.Counter{},
 	}

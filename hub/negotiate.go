@@ -85,7 +85,7 @@ func (ep *endpoint) admit(w http.ResponseWriter, r *http.Request) (*Principal, b
 		return nil, false
 	}
 	p, ok := ep.authenticate(w, r)
-	if !ok || !ep.admitRoles(w, r, p) {
+	if !ok || !ep.admitRoles(w, r, p) || !ep.admitUser(w, p) {
 		return nil, false
 	}
 	return p, true
@@ -145,6 +145,10 @@ func (h *Hub) authorizeTransport(w http.ResponseWriter, r *http.Request, c *conn
 	if p.UserID != c.principal.UserID {
 		w.WriteHeader(http.StatusForbidden)
 		return false
+	}
+	// A later token (a client's accessTokenFactory called again) extends the connection.
+	if exp := p.expiry(); exp > c.expires.Load() {
+		c.expires.Store(exp)
 	}
 	return true
 }

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,35 @@ type Principal struct {
 	Roles []string
 	// Claims are the token's claims.
 	Claims map[string]any
+	// Expires is when the credentials end (the zero time: never, unless Claims has a numeric
+	// "exp", which is then taken). Connections are closed at that time unless
+	// Options.KeepConnectionsPastExpiry is set.
+	Expires time.Time
+}
+
+// expiry is when p's credentials end, in unix nanoseconds; 0 for never.
+func (p *Principal) expiry() int64 {
+	if p == nil {
+		return 0
+	}
+	if !p.Expires.IsZero() {
+		return p.Expires.UnixNano()
+	}
+	var sec float64
+	switch v := p.Claims["exp"].(type) {
+	case float64:
+		sec = v
+	case int64:
+		sec = float64(v)
+	case int:
+		sec = float64(v)
+	case json.Number:
+		sec, _ = v.Float64()
+	}
+	if sec <= 0 {
+		return 0
+	}
+	return int64(sec * float64(time.Second))
 }
 
 // AuthenticateFunc returns the identity of a request: (nil, nil) when the request carries no
@@ -41,6 +71,9 @@ const (
 	DefaultWriteTimeout           = 10 * time.Second
 	// DefaultStatefulReconnectBufferSize is the .NET server's and the clients' default.
 	DefaultStatefulReconnectBufferSize = 100_000
+	DefaultNegotiatesPerMinute         = 600
+	DefaultNegotiateBurst              = 100
+	DefaultMaxConnectionsPerUser       = 200
 )
 
 // Options configure a Hub. The zero value of every field means its documented default.
@@ -91,6 +124,21 @@ type Options struct {
 	WriteCoalesce time.Duration
 	// WriteTimeout bounds one write to a transport. Default 10 s.
 	WriteTimeout time.Duration
+	// KeepConnectionsPastExpiry keeps a connection open after its credentials expire
+	// (Principal.Expires, or the token's exp). By default it is closed then, with a Close message
+	// that allows reconnecting (the clients' automatic reconnect gets a fresh token), as ASP.NET
+	// Core's CloseOnAuthenticationExpiration: a socket must not outlive the token that opened it.
+	// A transport request with a later token (a long poll, a resume) extends the connection.
+	KeepConnectionsPastExpiry bool
+	// NegotiatesPerMinute bounds the connections one user may start (negotiate, or a WebSocket
+	// without negotiate) per minute on this node, after a burst of NegotiateBurst; more get 429
+	// with Retry-After. Anonymous connections are not limited (see limits.go). Default 600 a
+	// minute after a burst of 100; negative turns it off.
+	NegotiatesPerMinute int
+	NegotiateBurst      int
+	// MaxConnectionsPerUser bounds one user's open connections on this node; more get 429.
+	// Default 200; negative turns it off.
+	MaxConnectionsPerUser int
 	// DisableStatefulReconnect refuses clients' withStatefulReconnect(): negotiate does not offer
 	// it. On by default: a WebSocket that drops for less than DisconnectTimeout then loses
 	// nothing (stateful.go).
@@ -160,6 +208,9 @@ func (o Options) WithDefaults() Options {
 	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&o.WriteCoalesce, DefaultWriteCoalesce)
 	setDefault(&o.StatefulReconnectBufferSize, DefaultStatefulReconnectBufferSize)
+	setDefault(&o.NegotiatesPerMinute, DefaultNegotiatesPerMinute)
+	setDefault(&o.NegotiateBurst, DefaultNegotiateBurst)
+	setDefault(&o.MaxConnectionsPerUser, DefaultMaxConnectionsPerUser)
 	if o.ErrorText == nil {
 		o.ErrorText = DefaultErrorText
 	}

@@ -84,6 +84,13 @@ func (hubProtocol) sweep(c *conn, t transport, now time.Time) {
 		}
 		return
 	}
+	if exp := c.expires.Load(); exp != 0 && !o.KeepConnectionsPastExpiry && now.UnixNano() >= exp && !c.isClosing() {
+		c.close(closeReason{
+			message:        "Connection closed with an error: the access token expired; reconnect with a new one.",
+			allowReconnect: true, err: errTokenExpired,
+		})
+		return
+	}
 	if t.kind() == LongPolling {
 		return
 	}

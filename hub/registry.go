@@ -47,6 +47,13 @@ func (r *registry) byTokenOf(token string) *conn {
 	return r.byToken[token]
 }
 
+// userCount is how many indexed connections user has on this node.
+func (r *registry) userCount(user string) int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.users[user])
+}
+
 // forget drops c's token: later requests with it get 404. It reports whether c had it.
 func (r *registry) forget(c *conn) bool {
 	r.tokensMu.Lock()

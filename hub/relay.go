@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/lxzan/gws"
+
+	"github.com/heraldhq/herald/hub/protocol"
 )
 
 // A stateful connection resumed through another node. The client's new WebSocket reaches node B
@@ -17,11 +19,16 @@ import (
 // relays: it upgrades the client's WebSocket and carries its frames over the backplane, both ways,
 // and A resumes the connection on a relayTransport as it would on a WebSocket of its own. Each
 // direction has one publisher and the backplane keeps one publisher's order, so the frames arrive
-// in order; stateful reconnect covers what a blip of the relay itself loses, as any other drop.
+// in order. The backplane may lose a payload (Redis pub/sub is at most once: a cut, a subscriber
+// reconnecting), and a frame lost inside the numbered stream would shift the client's count and
+// its Acks: so each direction numbers its payloads, and a gap ends the relay like a dropped socket
+// (the client resumes again, and stateful reconnect replays from its last Ack).
 //
-//	B → A, on the connection's channel: kindRelay [tunnel, "in", frame bytes] or [tunnel, "gone"]
-//	A → B, on B's tunnel channel ({hub}:relay:{tunnel}): kindRelay ["data", frame...] or
+//	B → A, on the connection's channel: kindRelay [tunnel, "in", n, frame bytes] or [tunnel, "gone"]
+//	A → B, on B's tunnel channel ({hub}:relay:{tunnel}): kindRelay ["data", n, frame...] or
 //	       ["end", close code]
+//
+// n counts each direction's payloads from 1.
 //
 // The ASP.NET server keeps a stateful connection on the node that made it; a reconnect the load
 // balancer sends elsewhere fails there, and the client starts afresh.
@@ -45,6 +52,8 @@ type relayTransport struct {
 	inbox   chan []byte
 	done    chan struct{}
 	endOnce sync.Once
+	sent    uint64 // payloads published to B (flush: one writer at a time)
+	got     uint64 // payloads received from B (the backplane's delivery: one at a time)
 }
 
 func (t *relayTransport) kind() Transport { return WebSockets }
@@ -127,7 +136,8 @@ func (t *relayTransport) publish(batch [][]byte) error {
 			size += len(batch[j])
 			j++
 		}
-		fields := append([][]byte{[]byte("data")}, batch[i:j]...)
+		t.sent++
+		fields := append([][]byte{[]byte("data"), strconv.AppendUint(nil, t.sent, 10)}, batch[i:j]...)
 		if _, err := c.h.bp.Publish(ctx, t.tunnel, encodeFields(kindRelay, fields...)); err != nil {
 			c.h.metrics.publishErrors.Inc()
 			return err
@@ -185,9 +195,16 @@ func (h *Hub) relayIn(connID string, fields [][]byte) {
 	case op == "gone":
 		c.transportLost(t, errTransportGone)
 		t.end(1000)
-	case op == "in" && len(fields) == 3:
+	case op == "in" && len(fields) == 4:
+		if n, err := strconv.ParseUint(string(fields[2]), 10, 64); err != nil || n != t.got+1 {
+			// A payload was lost on the way: as a socket that dropped, the relay ends.
+			c.transportLost(t, errors.New("hub: a relayed frame from the client was lost"))
+			t.abort()
+			return
+		}
+		t.got++
 		select {
-		case t.inbox <- fields[2]:
+		case t.inbox <- fields[3]:
 		default:
 			// The connection's reader is stuck: as a socket that cannot be read, the relay ends.
 			c.transportLost(t, errors.New("hub: relayed client frames overflowed"))
@@ -208,6 +225,8 @@ type relayEnd struct {
 	out    chan [][]byte
 	done   chan struct{}
 	once   sync.Once
+	sent   uint64 // payloads published to the connection's node (the socket's reader: one at a time)
+	got    uint64 // payloads received from it (the backplane's delivery: one at a time)
 }
 
 // relayWebSocket, on B, serves a WebSocket resuming a stateful connection that another node holds
@@ -250,7 +269,11 @@ func (ep *endpoint) relayWebSocket(w http.ResponseWriter, r *http.Request, connI
 	e.binary = len(out[0]) > 0
 	// The connection's node writes Sequence and the replay from now on: they wait in out until the
 	// socket is there.
-	socket, err := h.upgrader.Upgrade(w, r)
+	proto := protocol.JSON()
+	if e.binary {
+		proto = protocol.MessagePack()
+	}
+	socket, err := h.upgrade(w, r, func() []byte { return h.tooLargeFrame(proto) })
 	if err != nil {
 		e.close(nil)
 		remove()
@@ -295,8 +318,16 @@ func (h *Hub) relayOut(tunnel string, fields [][]byte) {
 	}
 	switch string(fields[0]) {
 	case "data":
+		if len(fields) < 2 {
+			return
+		}
+		if n, err := strconv.ParseUint(string(fields[1]), 10, 64); err != nil || n != e.got+1 {
+			e.close(nil) // a payload was lost: the client resumes again, from its last Ack
+			return
+		}
+		e.got++
 		select {
-		case e.out <- fields[1:]:
+		case e.out <- fields[2:]:
 		case <-e.done:
 		default:
 			// The client reads too slowly: as a slow consumer, the socket closes (the client may
@@ -374,7 +405,8 @@ func (e *relayEnd) close(error) {
 func (e *relayEnd) onMessage(data []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.h.opts.WriteTimeout)
 	defer cancel()
-	if _, err := e.h.bp.Publish(ctx, e.h.channel("conn", e.connID), encodeFields(kindRelay, []byte(e.tunnel), []byte("in"), data)); err != nil {
+	e.sent++
+	if _, err := e.h.bp.Publish(ctx, e.h.channel("conn", e.connID), encodeFields(kindRelay, []byte(e.tunnel), []byte("in"), strconv.AppendUint(nil, e.sent, 10), data)); err != nil {
 		e.h.metrics.publishErrors.Inc()
 		e.close(nil)
 	}

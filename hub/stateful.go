@@ -270,3 +270,36 @@ func (c *conn) resumeWith(t transport, spawn func(time.Duration)) {
 	c.h.metrics.resumed.Inc()
 	c.h.log.Debug("connection resumed", "connection", c.id)
 }
+
+// watchHangup runs while the connection's reader is blocked (on an invocation slot or a full
+// client-stream buffer) and so reads nothing: a WebSocket whose client has gone would otherwise
+// not be noticed until the reader is free again. It polls the socket for the peer's hang-up
+// without reading, and ends the transport when it comes. The returned func stops it.
+func (c *conn) watchHangup() (stop func()) {
+	t, ok := c.transportOf().(*wsTransport)
+	if !ok {
+		return func() {}
+	}
+	s := t.socket.Load()
+	if s == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-c.ctx.Done():
+				return
+			default:
+			}
+			if peerHungUp(s.NetConn(), 200) {
+				t.abort()
+				c.transportLost(t, errTransportGone)
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}

@@ -121,3 +121,28 @@ func TestAdmitStateful(t *testing.T) {
 	require.Error(t, err, "a Sequence past what the client sent is a protocol error")
 	require.True(t, c.isClosing())
 }
+
+// A relay whose payloads arrive with a gap (the backplane lost one) ends, rather than pass on a
+// stream the client would count wrong.
+func TestRelayEndsAtAGap(t *testing.T) {
+	t.Parallel()
+	h, err := New("test", Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Shutdown(context.Background()) })
+	e := &relayEnd{h: h, tunnel: h.channel("relay", "t"), connID: "c", out: make(chan [][]byte, 4), done: make(chan struct{})}
+	defer h.relays.put(e.tunnel, e)()
+	h.relayOut("t", [][]byte{[]byte("data"), []byte("1"), []byte("a")})
+	require.Len(t, e.out, 1, "payload 1 is passed on")
+	select {
+	case <-e.done:
+		t.Fatal("ended without a gap")
+	default:
+	}
+	h.relayOut("t", [][]byte{[]byte("data"), []byte("3"), []byte("c")})
+	require.Len(t, e.out, 1, "payload 3 after 1 is not passed on")
+	select {
+	case <-e.done:
+	case <-time.After(time.Second):
+		t.Fatal("a gap did not end the relay")
+	}
+}

@@ -1,16 +1,22 @@
 package hub
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lxzan/gws"
 
+	"github.com/heraldhq/herald/hub/protocol"
 	"github.com/heraldhq/herald/internal/httpx"
 )
 
@@ -29,9 +35,8 @@ const wsReadBufferSize = 1024
 // newUpgrader configures the WebSocket upgrade for the hub's limits.
 func (h *Hub) newUpgrader() *gws.Upgrader {
 	return gws.NewUpgrader(wsEvents{}, &gws.ServerOption{
-		ReadBufferSize: wsReadBufferSize,
-		// Records are bounded by MaxMessageSize as they are parsed; a frame may carry several.
-		ReadMaxPayloadSize: max(1<<20, 4*h.opts.MaxMessageSize),
+		ReadBufferSize:     wsReadBufferSize,
+		ReadMaxPayloadSize: h.wsReadLimit(),
 		HandshakeTimeout:   h.opts.WriteTimeout,
 		NewSession:         func() gws.SessionStorage { return &wsSession{} },
 		Logger:             gwsLogger{h},
@@ -68,7 +73,17 @@ func (h *Hub) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn) {
 			return
 		}
 	}
-	socket, err := h.upgrader.Upgrade(w, r)
+	socket, err := h.upgrade(w, r, func() []byte {
+		// gws refuses a frame over its limit with close code 1009 before the hub sees a byte of
+		// it: say why in a Close message first, and end the connection rather than detach it.
+		c.queue.close(func() []byte { c.cancel(errFrameTooLarge); return nil })
+		c.h.metrics.closedWithError.Inc()
+		c.h.log.Info("protocol error", "connection", c.id, "err", errFrameTooLarge)
+		if !c.handshaken.Load() {
+			return nil
+		}
+		return h.tooLargeFrame(c.protocol())
+	})
 	if err != nil {
 		// A failed upgrade has answered the request (or the client is gone).
 		c.transportLost(t, errors.Join(errTransportGone, err))
@@ -87,6 +102,82 @@ func (h *Hub) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn) {
 	// The reader gets a goroutine of its own and the request's goroutine ends: its deep net/http
 	// stack and the request it holds would otherwise stay for the connection's life.
 	go socket.ReadLoop()
+}
+
+// errFrameTooLarge ends a connection whose client sent a WebSocket frame over the read limit.
+var errFrameTooLarge = errors.New("hub: a WebSocket frame exceeded the read limit")
+
+// upgrade upgrades r to a WebSocket whose close for a frame over the read limit (code 1009) is
+// preceded by the frame tooLarge returns, if any: a SignalR Close saying why.
+func (h *Hub) upgrade(w http.ResponseWriter, r *http.Request, tooLarge func() []byte) (*gws.Conn, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil, errors.New("hub: the response cannot be hijacked for a WebSocket")
+	}
+	nc, _, err := hj.Hijack()
+	if err != nil {
+		return nil, err
+	}
+	return h.upgrader.UpgradeFromConn(&wsNetConn{Conn: nc, tooLarge: tooLarge}, bufio.NewReaderSize(nc, wsReadBufferSize), r)
+}
+
+// tooLargeFrame is the WebSocket frame of a Close message in p saying that a frame was too large.
+func (h *Hub) tooLargeFrame(p protocol.HubProtocol) []byte {
+	text := fmt.Sprintf("Connection closed with an error: a WebSocket frame exceeded the maximum of %d bytes.", h.wsReadLimit())
+	rec, err := p.AppendMessage(nil, &protocol.Close{Error: text})
+	if err != nil {
+		return nil
+	}
+	op := byte(gws.OpcodeText)
+	if p.Binary() {
+		op = byte(gws.OpcodeBinary)
+	}
+	return appendServerFrame(nil, op, rec)
+}
+
+// wsReadLimit is the largest WebSocket frame read: records are bounded by MaxMessageSize as they
+// are parsed, and a frame may carry several.
+func (h *Hub) wsReadLimit() int { return max(1<<20, 4*h.opts.MaxMessageSize) }
+
+// appendServerFrame appends a final, unmasked WebSocket frame of opcode op (RFC 6455 5.2).
+func appendServerFrame(dst []byte, op byte, payload []byte) []byte {
+	dst = append(dst, 0x80|op)
+	switch n := len(payload); {
+	case n < 126:
+		dst = append(dst, byte(n))
+	case n <= 0xffff:
+		dst = binary.BigEndian.AppendUint16(append(dst, 126), uint16(n))
+	default:
+		dst = binary.BigEndian.AppendUint64(append(dst, 127), uint64(n))
+	}
+	return append(dst, payload...)
+}
+
+// wsNetConn is a hijacked connection under gws: before the close frame of code 1009 that gws
+// writes for a frame over its limit, it writes tooLarge's frame. gws writes each frame in one
+// Write, under its own lock.
+type wsNetConn struct {
+	net.Conn
+	tooLarge func() []byte
+}
+
+func (c *wsNetConn) Write(b []byte) (int, error) {
+	// A server's close frame: FIN and opcode 8, unmasked, its status code first.
+	if len(b) >= 4 && b[0] == 0x88 && b[1]&0x80 == 0 && binary.BigEndian.Uint16(b[2:4]) == 1009 && c.tooLarge != nil {
+		if f := c.tooLarge(); f != nil {
+			_, _ = c.Conn.Write(f) // the close frame's own write says whether the socket works
+		}
+	}
+	return c.Conn.Write(b)
+}
+
+// SyscallConn exposes the socket for peerHungUp.
+func (c *wsNetConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("hub: not a system socket")
+	}
+	return sc.SyscallConn()
 }
 
 // originAllowed applies AllowedOrigins to browsers' WebSocket requests (CORS does not cover them).

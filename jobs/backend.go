@@ -67,6 +67,9 @@ type dialect struct {
 	// dataModifyingCTE says the database runs INSERT/UPDATE inside WITH,
 	// which lets a task's end and its notification be one statement.
 	dataModifyingCTE bool
+	// forUpdate ends a SELECT that locks its rows for the transaction
+	// (PostgreSQL); SQLite's transactions hold the write lock from BEGIN.
+	forUpdate string
 }
 
 // rebindDollar turns '?' placeholders into PostgreSQL's $1, $2, … Herald's

@@ -20,6 +20,7 @@ import (
 var postgresDialect = &dialect{
 	name:             "postgres",
 	dataModifyingCTE: true,
+	forUpdate:        " FOR UPDATE",
 	migrations:       mustMigrations("postgres"),
 	heartbeat:        `UPDATE river_job SET attempted_at = now() WHERE id = ? AND state = 'running'`,
 }

@@ -13,7 +13,22 @@ import (
 
 // Defaults applied by Config.WithDefaults.
 const (
-	DefaultRescueAfter      = 60 * time.Second
+	// DefaultRescueAfter makes a task whose process died run again within a
+	// minute, with margin. The worst case is about RescueAfter + 38 s, 53 s
+	// here: RescueAfter until its last heartbeat is that old, 30 s until
+	// River's rescuer looks again (a constant of River's, not configurable up
+	// to v0.51), then River's first retry delay (1 s), its scheduler (every
+	// 5 s) and a fetch. When River's leader dies with the task, a new one
+	// takes over within about 20 s and looks at once, which is no slower.
+	// Measured in test/e2e/rescue_test.go's setups, the SIGKILL delayed by 0
+	// to 27 s to cover the rescuer's period: 15 to 45 s (48 to 83 s with the
+	// former 60 s). Shorter costs more heartbeats and leaves less slack to a
+	// live task: at 15 s one is rescued only after 11 s without a heartbeat
+	// (they come every 3.75 s), so a heartbeat held up for SQLite's whole 10 s
+	// busy timeout still lands in time. A task whose job already holds an
+	// error (a failed or rescued attempt) also waits River's retry backoff:
+	// 16 s after one error, 81 s after two.
+	DefaultRescueAfter      = 15 * time.Second
 	DefaultProgressInterval = 250 * time.Millisecond
 	DefaultMaxAttempts      = 5
 	DefaultWorkers          = 10
@@ -52,9 +67,12 @@ type Config struct {
 	// before it is considered dead (its process gone) and is retried. Running
 	// tasks heartbeat every RescueAfter/4, so long tasks are never rescued
 	// while their process is alive. River's rescuer runs every 30 s, so a dead
-	// task is picked up again within roughly RescueAfter + 30 s.
+	// task runs again within about RescueAfter + 38 s (see
+	// DefaultRescueAfter). On PostgreSQL the heartbeat is stamped with the
+	// database's clock and compared with the River leader's, so the two must
+	// agree to well within 3/4 of RescueAfter.
 	//
-	// Defaults to 60 s.
+	// Defaults to 15 s.
 	RescueAfter time.Duration
 
 	// ProgressInterval is the minimum time between two stored and notified
@@ -100,6 +118,9 @@ type Config struct {
 	//
 	// Defaults to "public".
 	Schema string
+
+	// Limits are what one owner may ask (see Limits).
+	Limits Limits
 }
 
 var schemaPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -130,6 +151,7 @@ func (c Config) WithDefaults() Config {
 	if c.FetchCooldown == 0 {
 		c.FetchCooldown = DefaultFetchCooldown
 	}
+	c.Limits = c.Limits.withDefaults(c.Workers)
 	return c
 }
 

@@ -1,9 +1,14 @@
 package jobs
 
 import (
+	"context"
 	"testing"
 	"testing/fstest"
+	"time"
 
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
 	"github.com/stretchr/testify/require"
 )
 
@@ -42,4 +47,55 @@ func TestMigrationsRefuseBadNumbering(t *testing.T) {
 		_, err := loadMigrations(fsys, "x")
 		require.Error(t, err, name)
 	}
+}
+
+// riverMigrator is River's migrator on a store's database, whatever its driver.
+type riverMigrator interface {
+	Migrate(ctx context.Context, direction rivermigrate.Direction, opts *rivermigrate.MigrateOpts) (*rivermigrate.MigrateResult, error)
+	Validate(ctx context.Context, opts *rivermigrate.ValidateOpts) (*rivermigrate.ValidateResult, error)
+}
+
+func newRiverMigrator(t *testing.T, s *Store) riverMigrator {
+	t.Helper()
+	var (
+		m   riverMigrator
+		err error
+	)
+	switch be := s.be.(type) {
+	case *sqliteBackend:
+		m, err = rivermigrate.New(riversqlite.New(be.db), &rivermigrate.Config{Logger: s.logger})
+	case *postgresBackend:
+		m, err = rivermigrate.New(riverpgxv5.New(be.pool), &rivermigrate.Config{Logger: s.logger, Schema: be.schema})
+	default:
+		t.Fatalf("no River migrator for %T", s.be)
+	}
+	require.NoError(t, err)
+	return m
+}
+
+// riverV047Version is the last River migration of River v0.47, the version Herald used before.
+const riverV047Version = 7
+
+// A database that an older River left at an older migration, holding a queued task, is brought to
+// River's latest migration by Open, and the task then runs.
+func TestRiverMigrationsOfAnOlderDatabase(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, cfg Config) {
+		ctx := context.Background()
+		old := setup(t, cfg, false)
+		task, err := old.store.Enqueue(ctx, "alice", "Demo", &DemoArgs{Steps: 1})
+		require.NoError(t, err)
+		m := newRiverMigrator(t, old.store)
+		_, err = m.Migrate(ctx, rivermigrate.DirectionDown, &rivermigrate.MigrateOpts{TargetVersion: riverV047Version})
+		require.NoError(t, err)
+		res, err := m.Validate(ctx, nil)
+		require.NoError(t, err)
+		require.False(t, res.OK, "River's later migrations are undone")
+
+		b := setup(t, cfg, true) // Open migrates
+		res, err = newRiverMigrator(t, b.store).Validate(ctx, nil)
+		require.NoError(t, err)
+		require.True(t, res.OK, "River's migrations are all applied: %v", res.Messages)
+		waitState(t, b.store, "alice", task.ID, StateSucceeded, 20*time.Second)
+	})
 }

@@ -54,7 +54,10 @@ func (s *Store) Run(ctx context.Context, taskID string, fn WorkFunc) error {
 	s.register(taskID, cancel)
 	defer s.unregister(taskID)
 
-	t, err := s.markRunning(ctx, taskID)
+	t, err := s.startTurn(ctx, taskID)
+	if errors.Is(err, errNotYourTurn) {
+		return river.JobSnooze(runningSnooze) // its owner runs enough already: others' tasks first
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return s.notActive(ctx, taskID)
 	}
@@ -123,9 +126,9 @@ func (s *Store) notActive(ctx context.Context, taskID string) error {
 	return nil
 }
 
-func (s *Store) markRunning(ctx context.Context, id string) (*Task, error) {
+func (s *Store) markRunning(ctx context.Context, q querier, id string) (*Task, error) {
 	now := nowMicros()
-	t, err := scanTask(s.be.queryRow(ctx, `UPDATE herald_tasks
+	t, err := scanTask(q.queryRow(ctx, `UPDATE herald_tasks
 		SET state = ?, attempt = attempt + 1, started_at = COALESCE(started_at, ?), updated_at = ?, error = ''
 		WHERE id = ? AND state IN (?, ?) RETURNING `+taskColumns,
 		StateRunning, now, now, id, StateQueued, StateRunning))

@@ -100,10 +100,12 @@ func openBackend(ctx context.Context, cfg Config) (backend, error) {
 // riverConfig is River's configuration. On rescue of dead tasks: River's
 // rescuer retries a running job when its attempted_at is older than
 // RescueStuckJobsAfter AND older than the job timeout; with JobTimeout -1
-// (infinite) it never rescues at all (v0.47.0 job_rescuer.go), and with a
-// finite JobTimeout River cancels the work's context when it elapses. Herald
-// wants both: long tasks that are never cut, and dead ones picked up within
-// RescueAfter. So:
+// (infinite) it never rescues at all (v0.51.2 job_rescuer.go), and with a
+// finite JobTimeout River cancels the work's context when it elapses. Its
+// write checks attempted_at again (since v0.48), so a heartbeat that lands
+// between the rescuer's read and its write keeps the task. Herald wants
+// both: long tasks that are never cut, and dead ones rescued once they have
+// gone RescueAfter without a heartbeat (see DefaultRescueAfter). So:
 //   - JobTimeout = RescueStuckJobsAfter = RescueAfter;
 //   - every running task heartbeats its river_job.attempted_at every
 //     RescueAfter/4 (see Run), so only a job whose process stopped

@@ -148,6 +148,9 @@ func (s *Store) Enqueue(ctx context.Context, owner, title string, args TaskArgs)
 		return nil, fmt.Errorf("enqueue %s: %w", kind, err)
 	}
 	defer rollback(ctx, tx)
+	if err := s.checkLimits(ctx, tx, owner); err != nil {
+		return nil, err
+	}
 	// The job goes first so the task row can name it; neither is visible to
 	// anyone (River's workers included) before the commit, and a failure of
 	// either takes both back (the rollback above).

@@ -28,6 +28,7 @@ type exportFlags struct {
 	LinkTTL        time.Duration `name:"link-ttl" help:"How long download links work; files are deleted after it." default:"${export_link_ttl}"`
 	RetentionEvery time.Duration `name:"retention-every" help:"How often expired export files are deleted." default:"${export_retention_every}"`
 	NoDemoData     bool          `name:"no-demo-data" help:"Do not generate the demo orders in a new embedded database."`
+	DownloadAuth   string        `name:"download-auth" help:"Who may use a download link: link (anyone holding it until it expires) or owner (its task's owner, with their token in the Authorization header too; file storage only)." enum:"link,owner" default:"link"`
 }
 
 // demoSeedRows is how many demo orders an embedded database gets at its first start.
@@ -58,7 +59,7 @@ func (f exportFlags) seedDemo(ctx context.Context, dataDir, database string, log
 func (f exportFlags) exportsConfig() app.ExportsConfig {
 	return app.ExportsConfig{
 		DatasetsFile: f.Datasets, StorageURL: f.Storage, PublicURL: f.PublicURL, SigningKey: f.SigningKey,
-		LinkTTL: f.LinkTTL, RetentionEvery: f.RetentionEvery,
+		LinkTTL: f.LinkTTL, RetentionEvery: f.RetentionEvery, DownloadAuth: f.DownloadAuth,
 	}
 }
 

@@ -38,12 +38,18 @@ func (f authFlags) config() auth.Config {
 type dbFlags struct {
 	Database    string        `help:"Task database: empty for SQLite in the data dir, or postgres://user@host/db." placeholder:"URL"`
 	Schema      string        `name:"database-schema" help:"PostgreSQL schema of Herald's and River's tables." default:"${jobs_schema}"`
-	RescueAfter time.Duration `name:"rescue-after" help:"How soon a task whose process died is picked up again." default:"${jobs_rescue_after}"`
+	RescueAfter time.Duration `name:"rescue-after" help:"How long a running task may go without a heartbeat before it is run again; a dead process's tasks run again within about this plus 38s." default:"${jobs_rescue_after}"`
 	Workers     int           `help:"Tasks run at once by this process." default:"${jobs_workers}"`
+
+	UserTasksPerMinute int   `name:"user-tasks-per-minute" help:"Tasks one user may start in any minute; more get 429 with Retry-After (negative: no limit)." default:"${jobs_user_tasks_per_minute}"`
+	UserActiveTasks    int   `name:"user-active-tasks" help:"Tasks one user may have queued or running at once; more get 429 (negative: no limit)." default:"${jobs_user_active_tasks}"`
+	UserRunningTasks   int   `name:"user-running-tasks" help:"Tasks of one user running at once in the cluster, so that one user's backlog leaves workers to others (0: half of --workers; negative: no limit)."`
+	UserStoredBytes    int64 `name:"user-stored-bytes" help:"Bytes of exports one user may keep stored; a new task past it gets 429 (negative: no limit)." default:"${jobs_user_stored_bytes}"`
 }
 
 func (f dbFlags) jobs(dataDir string, logger *slog.Logger) jobs.Config {
-	return jobs.Config{DatabaseURL: f.Database, Schema: f.Schema, DataDir: dataDir, Logger: logger, RescueAfter: f.RescueAfter, Workers: f.Workers}
+	return jobs.Config{DatabaseURL: f.Database, Schema: f.Schema, DataDir: dataDir, Logger: logger, RescueAfter: f.RescueAfter, Workers: f.Workers,
+		Limits: jobs.Limits{PerMinute: f.UserTasksPerMinute, Active: f.UserActiveTasks, Running: f.UserRunningTasks, StoredBytes: f.UserStoredBytes}}
 }
 
 // clusterFlags join a node to a cluster on Redis, shared by serve and worker.
@@ -69,6 +75,10 @@ type hubFlags struct {
 	ClientTimeout          time.Duration `name:"client-timeout" help:"Silence from a client after which its connection is closed." default:"${hub_client_timeout}"`
 	WriteCoalesce          time.Duration `name:"write-coalesce" help:"How long a broadcast's WebSocket write may wait to batch more messages to the same connection (negative: off)." default:"${hub_write_coalesce}"`
 	DisconnectTimeout      time.Duration `name:"disconnect-timeout" help:"How long a negotiated connection waits for its transport, a long-polling one for its next poll, and a stateful one for its client to resume after a drop." default:"${hub_disconnect_timeout}"`
+	NegotiatesPerMinute    int           `name:"negotiates-per-minute" help:"New connections one user may start per minute on a node, after a burst of --negotiate-burst; more get 429 with Retry-After (negative: no limit)." default:"${hub_negotiates_per_minute}"`
+	NegotiateBurst         int           `name:"negotiate-burst" help:"New connections one user may start at once before --negotiates-per-minute applies." default:"${hub_negotiate_burst}"`
+	MaxConnectionsPerUser  int           `name:"max-connections-per-user" help:"Open connections one user may hold on a node; more get 429 (negative: no limit)." default:"${hub_max_connections_per_user}"`
+	KeepPastExpiry         bool          `name:"keep-connections-past-expiry" help:"Keep hub connections open after the token that opened them expires (by default they are closed then, with a Close that lets the client reconnect with a new token)."`
 	NoStatefulReconnect    bool          `name:"no-stateful-reconnect" help:"Do not offer stateful reconnect (clients' withStatefulReconnect()): a dropped WebSocket then loses what was sent meanwhile."`
 	StatefulReconnectBuf   int           `name:"stateful-reconnect-buffer" help:"Bytes of messages kept per stateful connection until the client acknowledges them; a message from others that does not fit closes the connection." default:"${hub_stateful_reconnect_buffer}"`
 	DetailedErrors         bool          `name:"detailed-errors" help:"Send the text of hub method errors to clients (development only)."`
@@ -81,7 +91,8 @@ func (f hubFlags) options() hub.Options {
 		HandshakeTimeout: f.HandshakeTimeout, KeepAliveInterval: f.KeepAliveInterval,
 		ClientTimeout: f.ClientTimeout, WriteCoalesce: f.WriteCoalesce, EnableDetailedErrors: f.DetailedErrors,
 		DisconnectTimeout: f.DisconnectTimeout, DisableStatefulReconnect: f.NoStatefulReconnect,
-		StatefulReconnectBufferSize: f.StatefulReconnectBuf,
+		StatefulReconnectBufferSize: f.StatefulReconnectBuf, KeepConnectionsPastExpiry: f.KeepPastExpiry,
+		NegotiatesPerMinute: f.NegotiatesPerMinute, NegotiateBurst: f.NegotiateBurst, MaxConnectionsPerUser: f.MaxConnectionsPerUser,
 	}
 }
 

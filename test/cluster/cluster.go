@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -62,6 +63,9 @@ type Config struct {
 	NoRedis bool
 	// ExtraArgs are added to every `herald serve` (e.g. --log-level debug).
 	ExtraArgs []string
+	// Faults puts a fault proxy (faults.go) between the herald processes and Redis, and between
+	// them and PostgreSQL; the control API adds latency and cuts through them.
+	Faults bool
 	// Keep leaves the temporary directory (logs, data dirs, exports) in place at Close.
 	Keep bool
 	// Log receives the cluster's own messages and every line the herald processes write, each
@@ -71,8 +75,10 @@ type Config struct {
 
 // Info is what a client of the cluster needs; the runner prints it as one JSON line.
 type Info struct {
-	LB        string   `json:"lb"`
-	Nodes     []string `json:"nodes"`
+	LB    string   `json:"lb"`
+	Nodes []string `json:"nodes"`
+	// Pprof are the nodes' pprof addresses (with Config.Faults), in the order of Nodes.
+	Pprof     []string `json:"pprof,omitempty"`
 	Redis     string   `json:"redis"`
 	JWTSecret string   `json:"jwtSecret"`
 	// AccessKey is the management API's key on every node (Endpoint=<lb>;AccessKey=…;Version=1.0;).
@@ -107,6 +113,9 @@ type Cluster struct {
 	envs   []*environment
 	worker *proc
 
+	// With Config.Faults: the proxies the herald processes reach Redis and PostgreSQL through.
+	redisFault, pgFault *faultProxy
+
 	closeOnce sync.Once
 }
 
@@ -126,6 +135,7 @@ type proc struct {
 	name  string
 	args  []string
 	addr  string // "127.0.0.1:port" of a serve node; "" for the worker
+	pprof string // with Config.Faults, the node's --pprof-addr
 	ready string // for the worker: the log line that says it runs
 	c     *Cluster
 
@@ -192,6 +202,11 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 
 	if err := c.startRedis(0); err != nil {
 		return nil, err
+	}
+	if cfg.Faults {
+		if err := c.startFaults(); err != nil {
+			return nil, err
+		}
 	}
 	suffix := randomHex(4)
 	envs := []string{cfg.Env}
@@ -272,19 +287,59 @@ func (c *Cluster) newNode(e *environment, name string, port int, second bool) *p
 	if !c.cfg.NodeWorkers && !second {
 		args = append(args, "--no-workers")
 	}
+	pprof := ""
+	if c.cfg.Faults {
+		// The chaos test reads each node's heap after a GC (/debug/pprof/heap?gc=1).
+		if p, err := clusterenv.PickPort(); err == nil {
+			pprof = "127.0.0.1:" + strconv.Itoa(p)
+			args = append(args, "--pprof-addr", pprof)
+		}
+	}
 	args = append(args, c.cfg.ExtraArgs...)
-	return &proc{name: name, addr: addr, args: args, c: c}
+	return &proc{name: name, addr: addr, args: args, c: c, pprof: pprof}
 }
 
 // commonArgs are the flags serve and worker share: database, cluster, exports.
 func (c *Cluster) commonArgs(e *environment, dataDir string) []string {
+	db, redis := e.dbURL, fmt.Sprintf("127.0.0.1:%d", c.redisPort)
+	if c.pgFault != nil {
+		db = withHost(db, c.pgFault.addr())
+		redis = c.redisFault.addr()
+	}
 	a := []string{"--data-dir", dataDir,
-		"--database", e.dbURL, "--database-schema", e.schema, "--rescue-after", "5s",
+		"--database", db, "--database-schema", e.schema, "--rescue-after", "5s",
 		"--storage", e.storage, "--shutdown-timeout", "3s"}
 	if !c.cfg.NoRedis {
-		a = append(a, "--redis", fmt.Sprintf("redis://127.0.0.1:%d/0", c.redisPort), "--env", e.name)
+		a = append(a, "--redis", "redis://"+redis+"/0", "--env", e.name)
 	}
 	return a
+}
+
+// startFaults starts the fault proxies in front of Redis and PostgreSQL.
+func (c *Cluster) startFaults() error {
+	u, err := url.Parse(c.cfg.Database)
+	if err != nil {
+		return fmt.Errorf("--database: %w", err)
+	}
+	pg := u.Host
+	if u.Port() == "" {
+		pg = net.JoinHostPort(u.Hostname(), "5432")
+	}
+	if c.redisFault, err = startFaultProxy("redis", fmt.Sprintf("127.0.0.1:%d", c.redisPort), c.log); err != nil {
+		return err
+	}
+	c.pgFault, err = startFaultProxy("postgres", pg, c.log)
+	return err
+}
+
+// withHost is dsn with its host:port replaced.
+func withHost(dsn, hostport string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	u.Host = hostport
+	return u.String()
 }
 
 // prepareDatabase creates e's schema, migrates it with `herald migrate` (so that the nodes do not
@@ -577,6 +632,9 @@ func (c *Cluster) Info() Info {
 	}
 	for _, n := range main.nodes {
 		info.Nodes = append(info.Nodes, "http://"+n.addr)
+		if n.pprof != "" {
+			info.Pprof = append(info.Pprof, "http://"+n.pprof)
+		}
 	}
 	if len(c.envs) > 1 {
 		e := c.envs[1]
@@ -610,6 +668,11 @@ func (c *Cluster) Close() {
 			wg.Go(func() { _, err := c.worker.term(); c.report("worker", err) })
 		}
 		wg.Wait()
+		for _, f := range []*faultProxy{c.redisFault, c.pgFault} {
+			if f != nil {
+				f.close()
+			}
+		}
 		c.report("redis", c.RedisStop())
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()

@@ -22,6 +22,9 @@ import (
 //	POST /nodes/{i}/start      start it again, on the same port, and wait until /readyz answers
 //	POST /nodes2/{i}/…         the same for the second environment's nodes
 //	POST /worker/{kill,term,start}
+//	POST /faults/{redis,postgres}/cut?ms=HOLD   with --faults: reset every connection to the
+//	                           service and hold new ones HOLD ms
+//	POST /faults/{redis,postgres}/latency?ms=D  delay each chunk to and from it D ms (0: none)
 //	GET  /status               what runs, with PIDs
 //	GET  /logs/{name}          the end of a log: nginx (access log, with each request's upstream),
 //	                           nginx-error, nginx2, nginx2-error (the second environment's), redis,
@@ -92,6 +95,27 @@ func (c *Cluster) Handler() http.Handler {
 	}
 	mux.HandleFunc("POST /worker/{action}", func(w http.ResponseWriter, r *http.Request) {
 		procAction(w, r, c.worker)
+	})
+	mux.HandleFunc("POST /faults/{service}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		f := map[string]*faultProxy{"redis": c.redisFault, "postgres": c.pgFault}[r.PathValue("service")]
+		if f == nil {
+			reply(w, http.StatusNotFound, map[string]any{"error": "no fault proxy of that name (redis, postgres; the runner needs --faults)"})
+			return
+		}
+		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+		if err != nil || ms < 0 {
+			reply(w, http.StatusBadRequest, map[string]any{"error": "ms must be a whole number of milliseconds"})
+			return
+		}
+		switch r.PathValue("action") {
+		case "cut":
+			reply(w, http.StatusOK, map[string]any{"ok": true, "reset": f.cut(time.Duration(ms) * time.Millisecond)})
+		case "latency":
+			f.setLatency(time.Duration(ms) * time.Millisecond)
+			reply(w, http.StatusOK, map[string]any{"ok": true})
+		default:
+			reply(w, http.StatusNotFound, map[string]any{"error": "unknown action; use cut?ms=HOLD or latency?ms=DELAY"})
+		}
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		reply(w, http.StatusOK, c.Status())

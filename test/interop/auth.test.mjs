@@ -131,6 +131,29 @@ describe("/hubs/notifications requires authentication", () => {
         assert.equal(n.hub.state, "Connected");
     });
 
+    for (const pair of MATRIX.filter((p) => !p.skipNegotiation)) {
+        it(`${pair.name}: a connection closes when its token expires, and automatic reconnect comes back with a new token`, async (s) => {
+            const user = unique("exp-");
+            const t0 = Date.now();
+            const now = () => Math.floor(Date.now() / 1000);
+            const c = s.build({
+                url: url(), pair, reconnectDelays: [0, 500, 1000],
+                // The tokens of the first connection (negotiate and transport) live 2 s; those
+                // after, an hour.
+                accessTokenFactory: () => mintToken(SECRET, user, { exp: now() + (Date.now() - t0 < 1000 ? 2 : 3600) }),
+            });
+            const reconnecting = new Promise((r) => c.hub.onreconnecting((e) => r(e)));
+            const reconnected = new Promise((r) => c.hub.onreconnected((id) => r(id)));
+            await withTimeout(c.hub.start(), 10000, "start");
+            const first = c.hub.connectionId;
+            const err = await withTimeout(reconnecting, 8000, "the close at the token's expiry");
+            assert.match(String(err?.message ?? err), /access token expired/, "the Close says why");
+            const id = await withTimeout(reconnected, 8000, "the reconnect with a new token");
+            assert.notEqual(id, first, "a new connection");
+            assert.equal(c.hub.state, "Connected");
+        });
+    }
+
     it("the conformance hub never takes the identity of a forged or expired token", async (s) => {
         // Either refused (401) or treated as anonymous, as ASP.NET does on an [AllowAnonymous] hub.
         for (const what of ["signed with another secret", "expired", "alg none", "tampered payload"]) {

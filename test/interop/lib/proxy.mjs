@@ -13,6 +13,7 @@ export class BlipProxy {
         this.holdUntil = 0;
         this.accepted = 0;
         this.cuts = 0;
+        this.latencyMs = 0;
         this.server = net.createServer((client) => this.accept(client));
     }
 
@@ -48,14 +49,37 @@ export class BlipProxy {
             upstream.on("error", () => client.destroy());
             upstream.on("close", () => { client.destroy(); this.pairs.delete(pair); });
             upstream.on("connect", () => {
-                client.pipe(upstream);
-                upstream.pipe(client);
+                this.pipe(client, upstream);
+                this.pipe(upstream, client);
                 client.resume();
             });
         };
         const wait = this.holdUntil - Date.now();
         if (wait > 0) setTimeout(connect, wait);
         else connect();
+    }
+
+    /** Copy src to dst, each chunk latencyMs late, in order whatever the latency does meanwhile. */
+    pipe(src, dst) {
+        const queue = [];
+        let timer = null;
+        const pump = () => {
+            timer = null;
+            const now = Date.now();
+            while (queue.length > 0 && queue[0].due <= now) {
+                const { chunk } = queue.shift();
+                if (chunk === null) dst.end();
+                else if (!dst.destroyed) dst.write(chunk);
+            }
+            if (queue.length > 0) timer = setTimeout(pump, queue[0].due - now);
+        };
+        const push = (chunk) => {
+            const last = queue.length > 0 ? queue[queue.length - 1].due : 0;
+            queue.push({ chunk, due: Math.max(Date.now() + this.latencyMs, last) });
+            if (timer === null) pump();
+        };
+        src.on("data", push);
+        src.on("end", () => push(null));
     }
 
     /** Reset every connection now, and hold those made in the next holdMs. */

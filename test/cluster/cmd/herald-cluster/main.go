@@ -58,6 +58,7 @@ func run() int {
 	flag.BoolVar(&cfg.NodeWorkers, "node-workers", false, "let the serve nodes run tasks too (by default only the worker does)")
 	flag.BoolVar(&cfg.NoRedis, "no-redis", false, "start the nodes and the worker WITHOUT --redis (each node alone): only to check that the cluster suite fails then")
 	flag.StringVar(&extra, "serve-args", "", "extra flags for every herald serve, space-separated (e.g. \"--log-level debug\")")
+	flag.BoolVar(&cfg.Faults, "faults", false, "put fault proxies between the herald processes and Redis and PostgreSQL (control API: POST /faults/{redis,postgres}/{cut,latency}?ms=N)")
 	flag.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (logs, data dirs, exports) at the end")
 	control := flag.String("control", "127.0.0.1:0", "address of the control API (keep it on loopback)")
 	flag.Parse()
