@@ -9,7 +9,9 @@ import {
     tell, token, waitUntil,
 } from "./lib/cluster.mjs";
 
-await clusterSuite("cluster-redis.test.mjs", [], () => {
+// 300,000 demo orders: an export of them runs for a second or more, long enough to kill a node
+// in the middle of it.
+await clusterSuite("cluster-redis.test.mjs", ["--demo-rows", "300000"], () => {
     it("Redis stopped: every node's /readyz says degraded (200); started again: ready", async (s, t) => {
         const nodes = info().nodes;
         for (const n of nodes) assert.equal((await readyz(n)).body?.status, "ready", `${n}/readyz before`);
@@ -155,7 +157,9 @@ await clusterSuite("cluster-redis.test.mjs", [], () => {
         });
         const task = await r.json();
         assert.equal(r.status, 202, `POST /api/exports: ${JSON.stringify(task)}`);
-        await waitUntil(async () => seen.size > 0, 10000, "the first taskUpdated");
+        // Killed once the export runs: what it sends from then on reaches no page of the owner for
+        // the 2 s before the page's reconnect.
+        await waitUntil(async () => [...seen.values()].some((e) => e.arg.state === "running"), 10000, "the export to run");
         const killed = await ctx.runner.control(`/nodes/${page.node}/kill`);
         tell(s, t, `killed node ${page.node} after ${seen.size} live message(s): ${JSON.stringify(killed)}`);
         try {

@@ -1,0 +1,21 @@
+#!/bin/sh
+# npm test: the interop suites in two lanes at once, to keep make test short on two cores. The
+# cluster suites (each starts its own cluster: three nodes, a worker, Redis, nginx) run one after
+# another in this shell's lane; the single-server suites run beside them, their output shown
+# after. Each lane runs its files one at a time. The chaos suite needs more than the 60 s a file
+# gets otherwise.
+set -u
+cd "$(dirname "$0")"
+log="$(mktemp)"
+node --test --test-concurrency=1 --test-timeout=60000 $(ls *.test.mjs | grep -v -e '^cluster' -e '^chaos') >"$log" 2>&1 &
+single=$!
+node --test --test-concurrency=1 --test-timeout=300000 cluster*.test.mjs chaos.test.mjs
+cluster=$?
+wait "$single"
+single=$?
+echo
+echo "== the single-server suites (they ran beside the cluster suites):"
+cat "$log"
+rm -f "$log"
+echo "== interop: cluster suites exit $cluster, single-server suites exit $single"
+[ "$cluster" -eq 0 ] && [ "$single" -eq 0 ]
