@@ -130,22 +130,16 @@ func (t *relayTransport) publish(batch [][]byte) error {
 	c := t.c
 	ctx, cancel := context.WithTimeout(context.Background(), c.h.opts.WriteTimeout)
 	defer cancel()
-	for i := 0; i < len(batch); {
-		j, size := i, 0
-		for j < len(batch) && (j == i || size+len(batch[j]) <= relayBatchBytes) {
-			size += len(batch[j])
-			j++
-		}
+	return chunks(batch, relayBatchBytes, func(run [][]byte, size int) error {
 		t.sent++
-		fields := append([][]byte{[]byte("data"), strconv.AppendUint(nil, t.sent, 10)}, batch[i:j]...)
+		fields := append([][]byte{[]byte("data"), strconv.AppendUint(nil, t.sent, 10)}, run...)
 		if _, err := c.h.bp.Publish(ctx, t.tunnel, encodeFields(kindRelay, fields...)); err != nil {
 			c.h.metrics.publishErrors.Inc()
 			return err
 		}
 		c.h.metrics.bytesOut[WebSockets].Add(float64(size))
-		i = j
-	}
-	return nil
+		return nil
+	})
 }
 
 // serveRelay, on A, resumes a stateful connection on B's tunnel: args are the token, the endpoint
@@ -360,17 +354,9 @@ func (e *relayEnd) write() {
 				e.close(nil)
 				return
 			}
-			for i := 0; i < len(batch); {
-				j, size := i, 0
-				for j < len(batch) && (j == i || size+len(batch[j]) <= maxFrameBatch) {
-					size += len(batch[j])
-					j++
-				}
-				if err := e.socket.Writev(op, batch[i:j]...); err != nil {
-					e.close(nil)
-					return
-				}
-				i = j
+			if err := chunks(batch, maxFrameBatch, func(run [][]byte, _ int) error { return e.socket.Writev(op, run...) }); err != nil {
+				e.close(nil)
+				return
 			}
 		}
 	}

@@ -153,3 +153,21 @@ var readBuffers = sync.Pool{New: func() any {
 	b := make([]byte, 16*1024)
 	return &b
 }}
+
+// chunks calls fn on consecutive runs of batch of at most limit bytes each (a record larger than
+// limit makes a run of its own): the frames of a WebSocket write, the payloads of a relay. It stops
+// at fn's first error.
+func chunks(batch [][]byte, limit int, fn func(run [][]byte, size int) error) error {
+	for i := 0; i < len(batch); {
+		j, size := i, 0
+		for j < len(batch) && (j == i || size+len(batch[j]) <= limit) {
+			size += len(batch[j])
+			j++
+		}
+		if err := fn(batch[i:j], size); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}

@@ -304,19 +304,13 @@ func (t *wsTransport) write(batch [][]byte) error {
 		return err
 	}
 	metric := c.h.metrics.bytesOut[WebSockets]
-	for i := 0; i < len(batch); {
-		j, size := i, 0
-		for j < len(batch) && (j == i || size+len(batch[j]) <= maxFrameBatch) {
-			size += len(batch[j])
-			j++
-		}
-		if err := socket.Writev(op, batch[i:j]...); err != nil {
+	return chunks(batch, maxFrameBatch, func(run [][]byte, size int) error {
+		if err := socket.Writev(op, run...); err != nil {
 			return err
 		}
 		metric.Add(float64(size))
-		i = j
-	}
-	return nil
+		return nil
+	})
 }
 
 // gwsLogger routes the library's messages to the hub's logger.
