@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/app"
 	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/jobs"
+	"github.com/heraldhq/herald/test/heraldtest"
 )
 
 func devToken(t *testing.T, base, user string) string {
@@ -264,14 +265,7 @@ func TestShutdownTellsPagesOfRequeuedTasksBeforeClosing(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	base := "http://" + ln.Addr().String()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 5*time.Second, 10*time.Millisecond)
+	heraldtest.WaitReady(t, base)
 
 	token := devToken(t, base, "alice")
 	states := make(chan string, 100)

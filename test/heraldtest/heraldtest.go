@@ -36,6 +36,13 @@ func Serve(t testing.TB, cfg app.Config) (*app.Server, string) {
 		require.NoError(t, <-done)
 	})
 	base := "http://" + ln.Addr().String()
+	WaitReady(t, base)
+	return srv, base
+}
+
+// WaitReady waits up to 5 s for the Herald at base to answer /readyz with 200.
+func WaitReady(t testing.TB, base string) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/readyz")
 		if err != nil {
@@ -44,5 +51,4 @@ func Serve(t testing.TB, cfg app.Config) (*app.Server, string) {
 		_ = resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, 5*time.Second, 10*time.Millisecond)
-	return srv, base
 }
