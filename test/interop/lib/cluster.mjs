@@ -136,7 +136,17 @@ export class ClusterRunner {
 
     /** POST a control action (e.g. "/redis/restart"); resolves with its JSON reply, rejects unless ok. */
     async control(action, ms = 60000) {
-        const r = await withTimeout(hfetch(`${this.info.control}${action}`, { method: "POST" }), ms, `control ${action}`);
+        const url = `${this.info.control}${action}`;
+        let r;
+        try {
+            r = await withTimeout(hfetch(url, { method: "POST" }), ms, `control ${action}`);
+        } catch (e) {
+            // A fetch that failed before any reply (a reused keep-alive socket reset under load) is
+            // tried once more on a new socket; an action that got a reply is never repeated.
+            if (e.message !== "fetch failed") throw e;
+            this.log.push(`[test] control ${action} -> fetch failed (${e.cause?.code ?? e.cause?.message ?? "no cause"}); trying once more`);
+            r = await withTimeout(hfetch(url, { method: "POST", headers: { connection: "close" } }), ms, `control ${action}`);
+        }
         const body = await r.json();
         this.log.push(`[test] control ${action} -> ${r.status} ${JSON.stringify(body)}`);
         assert.equal(r.status, 200, `control ${action}: ${JSON.stringify(body)}`);
