@@ -45,6 +45,7 @@ func (s *Server) Register(mux Mux) {
 	mux.HandleFunc("POST /api/tasks/{id}/cancel", s.authed(s.cancelTask))
 	mux.HandleFunc("GET /api/notifications", s.authed(s.listNotifications))
 	mux.HandleFunc("POST /api/notifications/{id}/read", s.authed(s.markRead))
+	mux.HandleFunc("POST /api/notifications/read", s.authed(s.markAllRead))
 	mux.HandleFunc("POST /api/demo/tasks", s.authed(s.createDemoTask))
 	if s.Exports != nil {
 		mux.HandleFunc("GET /api/datasets", s.authed(s.listDatasets))
@@ -132,7 +133,21 @@ func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request, id *a
 		s.fail(w, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"notifications": list})
+	unreadCount, err := s.Store.UnreadCount(r.Context(), id.UserID)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"notifications": list, "unread": unreadCount})
+}
+
+func (s *Server) markAllRead(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	n, err := s.Store.MarkAllRead(r.Context(), id.UserID)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"marked": n, "unread": 0})
 }
 
 func (s *Server) markRead(w http.ResponseWriter, r *http.Request, id *auth.Identity) {

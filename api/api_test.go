@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -107,7 +110,7 @@ func TestEveryRouteNeedsAToken(t *testing.T) {
 	f := setup(t)
 	for _, r := range []struct{ method, path string }{
 		{"GET", "/api/tasks"}, {"GET", "/api/tasks/x"}, {"POST", "/api/tasks/x/cancel"},
-		{"GET", "/api/notifications"}, {"POST", "/api/notifications/x/read"},
+		{"GET", "/api/notifications"}, {"POST", "/api/notifications/x/read"}, {"POST", "/api/notifications/read"},
 		{"POST", "/api/demo/tasks"}, {"GET", "/api/datasets"}, {"POST", "/api/exports"},
 	} {
 		status, body := f.do(t, r.method, r.path, "", "{}")
@@ -230,6 +233,61 @@ func TestNotificationsAreTheirOwners(t *testing.T) {
 	require.NotEmpty(t, body["readAt"])
 	_, body = f.do(t, "GET", "/api/notifications?unread=true", alice, "")
 	require.Empty(t, body["notifications"])
+}
+
+// readRecorder keeps the read changes the store announces.
+type readRecorder struct {
+	jobs.NopNotifier
+	mu    sync.Mutex
+	reads map[string][]jobs.ReadChange
+}
+
+func (r *readRecorder) NotificationsRead(_ context.Context, owner string, c jobs.ReadChange) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reads[owner] = append(r.reads[owner], c)
+}
+
+func (r *readRecorder) of(owner string) []jobs.ReadChange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reads[owner])
+}
+
+func TestUnreadCountAndMarkAllRead(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	rec := &readRecorder{reads: map[string][]jobs.ReadChange{}}
+	f.store.SetNotifier(rec)
+	alice, bob := f.token(t, "alice"), f.token(t, "bob")
+	ctx := context.Background()
+	var ids []string
+	for i := range 3 {
+		n := &jobs.Notification{Owner: "alice", Title: fmt.Sprintf("Note %d", i)}
+		require.NoError(t, f.store.AddNotification(ctx, n))
+		ids = append(ids, n.ID)
+	}
+	require.NoError(t, f.store.AddNotification(ctx, &jobs.Notification{Owner: "bob", Title: "Bob's"}))
+
+	_, body := f.do(t, "GET", "/api/notifications", alice, "")
+	require.EqualValues(t, 3, body["unread"])
+	status, _ := f.do(t, "POST", "/api/notifications/"+ids[0]+"/read", alice, "")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, []jobs.ReadChange{{IDs: []string{ids[0]}, Unread: 2}}, rec.of("alice"))
+	// Marking it again changes nothing, and says nothing.
+	f.do(t, "POST", "/api/notifications/"+ids[0]+"/read", alice, "")
+	require.Len(t, rec.of("alice"), 1)
+
+	status, body = f.do(t, "POST", "/api/notifications/read", alice, "")
+	require.Equal(t, http.StatusOK, status)
+	require.EqualValues(t, 2, body["marked"])
+	require.Equal(t, jobs.ReadChange{All: true, Unread: 0}, rec.of("alice")[1])
+	_, body = f.do(t, "GET", "/api/notifications", alice, "")
+	require.EqualValues(t, 0, body["unread"])
+	// Bob's stay unread, and he heard nothing.
+	_, body = f.do(t, "GET", "/api/notifications", bob, "")
+	require.EqualValues(t, 1, body["unread"])
+	require.Empty(t, rec.of("bob"))
 }
 
 func TestExports(t *testing.T) {

@@ -27,7 +27,15 @@ import (
 	"github.com/heraldhq/herald/jobs"
 	"github.com/heraldhq/herald/manage/rest"
 	"github.com/heraldhq/herald/storage"
+	"github.com/heraldhq/herald/web"
 )
+
+// webConfig is GET /api/config: what the web app needs before anyone signs in.
+type webConfig struct {
+	DevLogin     bool   `json:"devLogin"`
+	LoginURL     string `json:"loginUrl,omitempty"`
+	DownloadAuth string `json:"downloadAuth"`
+}
 
 // Server is a configured Herald, ready to serve.
 type Server struct {
@@ -159,6 +167,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 
 	mux.Handle("/api/auth/dev-login", a.DevLoginHandler())
+	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, _ *http.Request) {
+		download := DownloadAuthLink
+		if cfg.Exports.DownloadAuth == DownloadAuthOwner {
+			download = DownloadAuthOwner
+		}
+		httpx.WriteJSON(w, http.StatusOK, webConfig{DevLogin: a.DevMode(), LoginURL: cfg.LoginURL, DownloadAuth: download})
+	})
+	ui := web.Handler(web.Files())
+	for _, p := range []string{"GET /{$}", "GET /admin", "GET /assets/"} {
+		mux.Handle(p, ui)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

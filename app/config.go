@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -37,6 +38,9 @@ type Config struct {
 	Dev bool
 	// CORSOrigins are the browser origins allowed to call Herald (patterns; "*" for any).
 	CORSOrigins []string
+	// LoginURL is where the web app sends a person to sign in (outside dev mode); that page comes
+	// back to Herald's page with #access_token=… in the URL. Empty: the page asks for a token.
+	LoginURL string
 	// Hub holds the limits and timers of every hub (see hub.Options; zero fields take the hub's
 	// defaults). The app sets Authenticate, RequireAuth, Backplane, Metrics, Logger and
 	// AllowedOrigins itself.
@@ -199,6 +203,11 @@ func (c Config) validate() error {
 	case "", DownloadAuthLink, DownloadAuthOwner:
 	default:
 		errs = append(errs, fmt.Errorf("download auth must be %q or %q, got %q", DownloadAuthLink, DownloadAuthOwner, c.Exports.DownloadAuth))
+	}
+	if c.LoginURL != "" {
+		if u, err := url.Parse(c.LoginURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("--login-url %q: give an absolute http(s) URL without a #fragment", c.LoginURL))
+		}
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout must not be negative, got %s", c.ShutdownTimeout))

@@ -48,3 +48,14 @@ func (n hubNotifier) number(ctx context.Context, user, target string, arg any) i
 	}
 	return seq
 }
+
+// NotificationsRead tells every page of owner which notifications were read and the unread
+// count, so that the bell agrees across tabs. It is not numbered in the feed: a page that missed
+// it reads the count again after reconnecting.
+func (n hubNotifier) NotificationsRead(ctx context.Context, owner string, r jobs.ReadChange) {
+	ctx, cancel := context.WithTimeout(ctx, notifyTimeout)
+	defer cancel()
+	if err := n.h.Clients().User(owner).Send(ctx, "notificationsRead", r); err != nil {
+		n.log.Warn("push notificationsRead", "err", err)
+	}
+}

@@ -41,10 +41,12 @@ func (w *reportWorker) Work(ctx context.Context, j *river.Job[ReportArgs]) error
 }
 
 // notifier is where the application hears about tasks (Herald wires it to the hub, which pushes
-// taskUpdated and notification to the owner's pages).
-type notifier struct{ done chan *jobs.Notification }
+// taskUpdated and notification to the owner's pages). NopNotifier supplies what it does not hear.
+type notifier struct {
+	jobs.NopNotifier
+	done chan *jobs.Notification
+}
 
-func (notifier) TaskUpdated(context.Context, *jobs.Task)             {}
 func (n notifier) Notify(_ context.Context, note *jobs.Notification) { n.done <- note }
 
 // Define a task kind, enqueue a task for a user, and learn that it finished.

@@ -40,6 +40,20 @@ type Notification struct {
 type Notifier interface {
 	TaskUpdated(ctx context.Context, t *Task)
 	Notify(ctx context.Context, n *Notification)
+	// NotificationsRead hears that owner marked notifications read, so that every open page
+	// of theirs shows the same unread count.
+	NotificationsRead(ctx context.Context, owner string, r ReadChange)
+}
+
+// ReadChange says which notifications of a user were just marked read, and how many of theirs
+// remain unread afterwards.
+type ReadChange struct {
+	// IDs are the notifications marked read; empty when All.
+	IDs []string `json:"ids,omitempty"`
+	// All says every notification of the user was marked read.
+	All bool `json:"all,omitempty"`
+	// Unread is how many of the user's notifications are unread now.
+	Unread int `json:"unread"`
 }
 
 // NopNotifier drops everything.
@@ -52,6 +66,9 @@ func (NopNotifier) TaskUpdated(context.Context, *Task) {}
 
 // Notify does nothing.
 func (NopNotifier) Notify(context.Context, *Notification) {}
+
+// NotificationsRead does nothing.
+func (NopNotifier) NotificationsRead(context.Context, string, ReadChange) {}
 
 func (s *Store) taskUpdated(ctx context.Context, t *Task) {
 	s.getNotifier().TaskUpdated(context.WithoutCancel(ctx), t)
@@ -156,9 +173,10 @@ func (s *Store) Notifications(ctx context.Context, owner string, unreadOnly bool
 }
 
 // MarkRead marks owner's notification id read (again: no change) and
-// returns it; ErrNotFound when it is not owner's.
+// returns it; ErrNotFound when it is not owner's. A change is passed to the
+// Notifier with the owner's unread count.
 func (s *Store) MarkRead(ctx context.Context, owner, id string) (*Notification, error) {
-	_, err := s.be.exec(ctx, `UPDATE herald_notifications SET read_at = ? WHERE id = ? AND owner = ? AND read_at IS NULL`,
+	changed, err := s.be.exec(ctx, `UPDATE herald_notifications SET read_at = ? WHERE id = ? AND owner = ? AND read_at IS NULL`,
 		nowMicros(), id, owner)
 	if err != nil {
 		return nil, fmt.Errorf("mark notification %q read: %w", id, err)
@@ -170,7 +188,45 @@ func (s *Store) MarkRead(ctx context.Context, owner, id string) (*Notification, 
 	if err != nil {
 		return nil, fmt.Errorf("mark notification %q read: %w", id, err)
 	}
+	if changed > 0 {
+		s.readChanged(ctx, owner, ReadChange{IDs: []string{id}})
+	}
 	return n, nil
+}
+
+// MarkAllRead marks every unread notification of owner read and returns how
+// many it marked; a change is passed to the Notifier.
+func (s *Store) MarkAllRead(ctx context.Context, owner string) (int64, error) {
+	changed, err := s.be.exec(ctx, `UPDATE herald_notifications SET read_at = ? WHERE owner = ? AND read_at IS NULL`,
+		nowMicros(), owner)
+	if err != nil {
+		return 0, fmt.Errorf("mark notifications read: %w", err)
+	}
+	if changed > 0 {
+		s.readChanged(ctx, owner, ReadChange{All: true})
+	}
+	return changed, nil
+}
+
+// UnreadCount is how many of owner's notifications are unread.
+func (s *Store) UnreadCount(ctx context.Context, owner string) (int, error) {
+	var n int
+	if err := s.be.queryRow(ctx, `SELECT COUNT(*) FROM herald_notifications WHERE owner = ? AND read_at IS NULL`, owner).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count unread notifications: %w", err)
+	}
+	return n, nil
+}
+
+// readChanged tells the Notifier of r, with owner's unread count as it is now (a count that
+// cannot be read is sent as -1: pages then fetch it).
+func (s *Store) readChanged(ctx context.Context, owner string, r ReadChange) {
+	unread, err := s.UnreadCount(ctx, owner)
+	if err != nil {
+		s.logError(ctx, "count unread notifications", err, slog.String("owner", owner))
+		unread = -1
+	}
+	r.Unread = unread
+	s.getNotifier().NotificationsRead(context.WithoutCancel(ctx), owner, r)
 }
 
 func (s *Store) logError(ctx context.Context, msg string, err error, attrs ...any) {

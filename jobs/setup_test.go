@@ -101,6 +101,7 @@ type recorder struct {
 	mu    sync.Mutex
 	tasks []Task
 	notes []Notification
+	reads []ReadChange
 }
 
 var _ Notifier = (*recorder)(nil)
@@ -115,6 +116,12 @@ func (r *recorder) Notify(_ context.Context, n *Notification) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.notes = append(r.notes, *n)
+}
+
+func (r *recorder) NotificationsRead(_ context.Context, _ string, c ReadChange) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reads = append(r.reads, c)
 }
 
 func (r *recorder) updatesOf(id string) []Task {

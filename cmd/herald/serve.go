@@ -102,6 +102,7 @@ type serveCmd struct {
 	DemoTasks      bool     `name:"demo-tasks" help:"Serve POST /api/demo/tasks, a development aid (on anyway in dev mode)."`
 	ConformanceHub bool     `name:"conformance-hub" help:"Serve /hubs/conformance, the hub of the protocol interop tests."`
 	CORSOrigins    []string `name:"cors-origins" help:"Browser origins allowed to call Herald (patterns, comma-separated; * for any)." placeholder:"ORIGIN,..."`
+	LoginURL       string   `name:"login-url" help:"Where the web app sends people to sign in (outside dev mode); it must send them back to the page with #access_token=TOKEN." placeholder:"URL"`
 	authFlags
 	dbFlags
 	exportFlags
@@ -123,7 +124,7 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	cfg := app.Config{
 		HTTP:        app.HTTPTimeouts{Read: s.HTTPReadTimeout, Write: s.HTTPWriteTimeout, Idle: s.HTTPIdleTimeout},
 		MetricsAddr: s.MetricsAddr,
-		Addr:        s.Addr, Dev: s.Dev, DemoTasks: s.DemoTasks, DataDir: s.DataDir, ConformanceHub: s.ConformanceHub, CORSOrigins: s.CORSOrigins,
+		Addr:        s.Addr, Dev: s.Dev, DemoTasks: s.DemoTasks, DataDir: s.DataDir, ConformanceHub: s.ConformanceHub, CORSOrigins: s.CORSOrigins, LoginURL: s.LoginURL,
 		Jobs: s.jobs(s.DataDir, logger), NoWorkers: s.NoWorkers, Exports: s.exportsConfig(),
 		Auth: authCfg, ShutdownTimeout: s.ShutdownTimeout, Logger: logger,
 		Hub: s.options(), Cluster: s.cluster(), Manage: s.manage(s.PublicURL),

@@ -1,0 +1,20 @@
+// An announcement (herald send --all --target announcement, or the operators' page) as a toast.
+// Its argument is free: a string, or an object with a message (or title/body) and a level.
+import type { Toast } from "./ui/toasts";
+
+let n = 0;
+
+export function announcementToast(args: unknown[]): Toast {
+    const a = args[0];
+    let title = "Announcement";
+    let body = "";
+    let level: Toast["level"] = "info";
+    if (typeof a === "string") body = a;
+    else if (a && typeof a === "object") {
+        const o = a as Record<string, unknown>;
+        body = String(o.message ?? o.body ?? o.text ?? "");
+        if (typeof o.title === "string" && o.title) title = o.title;
+        if (o.level === "warning" || o.level === "error" || o.level === "success") level = o.level;
+    } else if (a !== undefined) body = String(a);
+    return { key: `announcement-${++n}`, level, title, body };
+}
