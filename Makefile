@@ -9,7 +9,7 @@ TOOLS ?= $(HOME)/.cache/herald/tools
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: help azurite run build build-race test check test-go test-interop fuzz fuzz-long soak lint bench bench-smoke e2e clean cluster
+.PHONY: help azurite run build build-race test check test-go test-interop fuzz fuzz-long soak lint bench bench-smoke e2e clean cluster web web-check test-web
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,17 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each; a crasher fails 
 FUZZLONG ?= 2m
 fuzz-long: ## Every fuzz target for FUZZLONG (default 2m) each, all cores (about 40 minutes; not in make test).
 	GO=$(GO) FUZZTIME=$(FUZZLONG) scripts/fuzz.sh
+
+web: ## Rebuild the web app's bundle (web/dist, committed and embedded) from web/src.
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent typecheck && npm run --silent build
+
+web-check: web ## Type-check and rebuild the web app; fail if the committed web/dist differs from what the sources build.
+	@if ! git diff --quiet -- web/dist || [ -n "$$(git ls-files --others --exclude-standard -- web/dist)" ]; then \
+		git status --short -- web/dist; \
+		echo "web/dist is not what web/src builds: run make web and commit web/dist" >&2; exit 1; fi
+
+test-web: $(if $(HERALD_BIN),,build) ## The web app end to end: Playwright driving Debian's Chromium against a real herald serve; screenshots in bin/web-e2e.
+	cd web && npm ci --no-audit --no-fund --loglevel=error && HERALD_BIN=$(or $(HERALD_BIN),$(CURDIR)/$(BIN)) npm test
 
 # HERALD_BIN (an absolute path) runs the interop suites and the benchmark smoke run against another
 # binary; make test gives them bin/herald-race.

@@ -27,6 +27,8 @@ trap cleanup EXIT
 
 step "lint"
 "$MAKE" --no-print-directory lint
+step "web app: type-check, and the committed bundle is what the sources build"
+"$MAKE" --no-print-directory web-check
 step "build (race detector)"
 "$MAKE" --no-print-directory build-race
 export HERALD_BIN="$PWD/bin/herald-race"

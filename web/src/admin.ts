@@ -83,7 +83,7 @@ function Dashboard({ session: s, onSignOut }: { session: Session; onSignOut(): v
             <span class="spacer"></span>
             <a href="/">Your tasks</a>
             <span class="user" data-testid="user">${s.user}</span>
-            <button type="button" class="link-button" onClick=${onSignOut}>Sign out</button>
+            <button type="button" class="link-button" onClick=${onSignOut}>Sign out<span class="sr-only"> ${s.user}</span></button>
         </header>
         <main id="main" class="content wide">
             ${error && html`<p class="error-text" role="alert">${error}</p>`}

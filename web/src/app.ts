@@ -78,8 +78,8 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
     const filterRef = useRef(filter);
     const nextRef = useRef(next);
     nextRef.current = next;
-    const tasksRef = useRef(tasks);
-    tasksRef.current = tasks;
+    /** What each finished export made ("300,000 rows · 33 MB"), for its toast. */
+    const madeBy = useRef(new Map<string, string>());
     /** Notifications already toasted or present when the page opened: never toasted (again). */
     const seen = useRef(new Set<string>());
     const opened = useRef(Date.now());
@@ -101,9 +101,8 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
     const noteToast = useCallback((n: Notification) => {
         if (seen.current.has(n.id)) return;
         seen.current.add(n.id);
-        // A finished export says what it made, when the page knows its task.
-        const r = tasksRef.current.find((t) => t.id === n.taskId)?.result;
-        const made = n.level === "success" && isExportResult(r) ? `${count(r.rows)} rows · ${bytes(r.bytes)}` : "";
+        // A finished export says what it made, when the page heard its final update.
+        const made = n.level === "success" && n.taskId ? madeBy.current.get(n.taskId) : undefined;
         toast({
             key: n.id,
             level: n.level,
@@ -112,6 +111,7 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
             href: n.link,
             linkLabel: "Download",
             onLink: n.link ? (e: Event) => download(n.link!, e) : undefined,
+            taskId: n.taskId,
         });
     }, []);
 
@@ -160,7 +160,15 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
                 first = false;
             },
         });
-        link.on("taskUpdated", (t: Task) => setTasks((list) => upsert(list, t, filterRef.current, nextRef.current === undefined)));
+        link.on("taskUpdated", (t: Task) => {
+            setTasks((list) => upsert(list, t, filterRef.current, nextRef.current === undefined));
+            // The notification may come first: its toast then learns what the export made.
+            if (t.state === "succeeded" && isExportResult(t.result)) {
+                const made = `${count(t.result.rows)} rows · ${bytes(t.result.bytes)}`;
+                madeBy.current.set(t.id, made);
+                setToasts((list) => (list.some((x) => x.taskId === t.id) ? list.map((x) => (x.taskId === t.id ? { ...x, body: made } : x)) : list));
+            }
+        });
         link.on("notification", (n: Notification) => {
             if (seen.current.has(n.id)) return;
             setNotes((list) => [n, ...list.filter((x) => x.id !== n.id)].slice(0, 50));
@@ -212,7 +220,7 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
     return html`
         <a class="skip" href="#main">Skip to content</a>
         <header class="topbar">
-            <span class="brand"><span class="logo" aria-hidden="true"></span>Herald</span>
+            <span class="brand"><span class="logo" aria-hidden="true"></span><span class="brand-name">Herald</span></span>
             <${ConnStatus} status=${status} />
             <span class="spacer"></span>
             <div class="bell-wrap">
@@ -221,7 +229,7 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
                     markRead=${markRead} markAll=${markAll} download=${(n: Notification, e: Event) => download(n.link!, e)} />`}
             </div>
             <span class="user" data-testid="user">${s.user}</span>
-            <button type="button" class="link-button" onClick=${onSignOut}>Sign out</button>
+            <button type="button" class="link-button" onClick=${onSignOut}>Sign out<span class="sr-only"> ${s.user}</span></button>
         </header>
         <main id="main" class="content">
             <section class="card" aria-labelledby="new-export-title">

@@ -58,6 +58,8 @@ export function ExportForm({ onStarted }: Props) {
     const [formError, setFormError] = useState("");
     const [busy, setBusy] = useState(false);
     const [started, setStarted] = useState("");
+    // The dataset's filters are open on wide screens, folded on phones (one tap away).
+    const [filtersOpen, setFiltersOpen] = useState(() => matchMedia("(min-width: 601px)").matches);
 
     useEffect(() => {
         api<{ datasets: Dataset[] }>("/api/datasets").then(
@@ -108,6 +110,7 @@ export function ExportForm({ onStarted }: Props) {
                 else rest.push(`${d.param}: ${d.message}`);
             }
             setFieldErrors(byField);
+            if (dataset.params.some((p) => byField[p.name])) setFiltersOpen(true);
             const retry = err.retryAfter ? ` Try again in ${err.retryAfter} s.` : "";
             setFormError([err.message + retry, ...rest].join(" "));
         } finally {
@@ -150,9 +153,15 @@ export function ExportForm({ onStarted }: Props) {
                     aria-invalid=${!!fieldErrors.delimiter} aria-describedby=${fieldErrors.delimiter ? "f-delimiter-error" : "f-delimiter-hint"}
                     onInput=${(e: Event) => setDelimiter((e.target as HTMLInputElement).value)} />
             <//>`}
-            ${dataset?.params.map((p) => html`<${ParamField} key=${dataset.name + p.name} param=${p} value=${values[p.name] ?? ""} error=${fieldErrors[p.name]}
-                onChange=${(v: string | boolean) => set(p.name, v)} />`)}
         </div>
+        ${!!dataset?.params.length &&
+        html`<details class="filters" open=${filtersOpen} onToggle=${(e: Event) => setFiltersOpen((e.target as HTMLDetailsElement).open)}>
+            <summary>Filters <span class="muted small">(${dataset.params.length})</span></summary>
+            <div class="fields">
+                ${dataset.params.map((p) => html`<${ParamField} key=${dataset.name + p.name} param=${p} value=${values[p.name] ?? ""} error=${fieldErrors[p.name]}
+                    onChange=${(v: string | boolean) => set(p.name, v)} />`)}
+            </div>
+        </details>`}
         ${formError && html`<p class="error-text" role="alert" data-testid="form-error">${formError}</p>`}
         <div class="actions">
             <button class="primary" type="submit" disabled=${busy}>${busy ? "Starting…" : "Start export"}</button>

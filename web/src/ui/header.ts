@@ -70,7 +70,7 @@ export function Inbox({ notifications, unread, close, markRead, markAll, downloa
                         ${n.link && html`<a href=${n.link} download onClick=${(e: Event) => download(n, e)}>Download</a>`}
                     </div>
                     ${!n.readAt &&
-                    html`<button type="button" class="link-button" onClick=${() => markRead(n)} aria-label=${`Mark “${n.title}” read`}>Mark read</button>`}
+                    html`<button type="button" class="link-button" onClick=${() => markRead(n)}>Mark read<span class="sr-only"> “${n.title}”</span></button>`}
                 </li>`,
             )}
         </ul>

@@ -66,7 +66,8 @@ function TaskItem({ task: t, cancel, download }: { task: Task; cancel(t: Task): 
                 <time datetime=${t.createdAt} title=${dateTime(t.createdAt)}>started ${relative(t.createdAt)}</time>
                 ${t.finishedAt && t.startedAt && html` · took ${duration(Date.parse(t.finishedAt) - Date.parse(t.startedAt))}`}
             </div>
-            ${isActive(t.state) && html`<${ProgressView} task=${t} />`}
+            ${t.state === "running" && html`<${ProgressView} task=${t} />`}
+            ${t.state === "queued" && html`<p class="muted small" data-testid="progress">${t.attempt > 1 ? "Back in the queue; it starts again when a worker is free." : "Waiting for a worker…"}</p>`}
             ${t.state === "succeeded" &&
             r &&
             html`<div class="result" data-testid="result">
@@ -109,9 +110,9 @@ function ProgressView({ task: t }: { task: Task }) {
     return html`<div class="progress-wrap">
         <div class=${`bar ${known ? "" : "indeterminate"}`} role="progressbar" aria-label=${`${t.title} progress`}
             aria-valuemin="0" aria-valuemax="100" aria-valuenow=${known ? Math.round(pct) : undefined}
-            aria-valuetext=${parts.join(", ") || (t.state === "queued" ? "Waiting to start" : "Starting")}>
+            aria-valuetext=${parts.join(", ") || "Starting"}>
             <span class="fill" style=${{ width: `${known ? pct : 100}%` }}></span>
         </div>
-        <div class="muted small" data-testid="progress">${parts.join(" · ") || (t.state === "queued" ? "Waiting for a worker…" : p.message || "Starting…")}</div>
+        <div class="muted small" data-testid="progress">${parts.join(" · ") || p.message || "Starting…"}</div>
     </div>`;
 }

@@ -76,7 +76,7 @@ import{b as B,c as o,d as p,e as w,f as k,i as T,j as C,k as M,l as P,m as R,n a
             <span class="spacer"></span>
             <a href="/">Your tasks</a>
             <span class="user" data-testid="user">${e.user}</span>
-            <button type="button" class="link-button" onClick=${a}>Sign out</button>
+            <button type="button" class="link-button" onClick=${a}>Sign out<span class="sr-only"> ${e.user}</span></button>
         </header>
         <main id="main" class="content wide">
             ${b&&o`<p class="error-text" role="alert">${b}</p>`}

@@ -1,0 +1,216 @@
+// The web app end to end, as people use it: two pages of alice (desktop and phone width) and one
+// of bob, against a real `herald serve` on its embedded default, in Debian's Chromium.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { DESKTOP, PHONE, Server, artifacts, axeProblems, devSignIn, launch, missing, openPage, screenshot, sleep } from "./harness.mjs";
+
+const ROWS = 300000;
+
+/** The records of a CSV text: a line break inside quotes (a field with one) is no record's end. */
+function csvRecords(text) {
+    let n = 0;
+    let quoted = false;
+    for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 34) quoted = !quoted;
+        else if (c === 10 && !quoted) n++;
+    }
+    return text.endsWith("\n") ? n : n + 1;
+}
+const skip = missing();
+
+describe("web app", { skip: skip || false }, () => {
+    let server, browser, alice1, alice2, bob, admin;
+    const pages = () => [alice1, alice2, bob].filter(Boolean);
+
+    before(async () => {
+        server = new Server({ rows: ROWS });
+        await server.start();
+        browser = await launch();
+        process.stdout.write(`screenshots go to ${artifacts}\n`);
+    });
+
+    after(async () => {
+        const problems = [...pages(), admin].filter(Boolean).flatMap((p) => p.problems);
+        await browser?.close();
+        await server?.close();
+        assert.deepEqual(problems, [], "the pages reported errors");
+    });
+
+    /** The task rows of a page, by id: {state, text}. */
+    const taskRow = (page, id) => page.locator(`[data-testid=task][data-task-id="${id}"]`);
+    const toastsWith = (page, text) => page.locator("[data-testid=toast]", { hasText: text });
+
+    test("sign in: the dev login on every page, each live", async () => {
+        alice1 = await openPage(browser, "alice-desktop", DESKTOP);
+        alice2 = await openPage(browser, "alice-phone", PHONE);
+        bob = await openPage(browser, "bob-desktop", DESKTOP);
+        await alice1.goto(server.url);
+        assert.deepEqual(await axeProblems(alice1), [], "the sign-in page");
+        await screenshot("sign-in", [alice1]);
+        await devSignIn(alice1, server.url, "alice");
+        await devSignIn(alice2, server.url, "alice");
+        await devSignIn(bob, server.url, "bob");
+        for (const p of pages()) {
+            await p.locator("[data-testid=conn-status][data-status=connected]").waitFor({ timeout: 15000 });
+            await p.locator("[data-testid=export-form]").waitFor();
+        }
+        assert.equal(await alice2.getByTestId("user").textContent(), "alice");
+        await screenshot("signed-in", pages());
+    });
+
+    let exportId;
+    test("an export started from the form shows its progress and one toast on both of alice's pages, and nothing on bob's", async () => {
+        const started = alice1.waitForResponse((r) => r.url().endsWith("/api/exports") && r.request().method() === "POST");
+        await alice1.getByRole("button", { name: "Start export" }).click();
+        const resp = await started;
+        assert.equal(resp.status(), 202);
+        exportId = (await resp.json()).id;
+        // Alice's other page hears of it with no refresh: queued or running, then done.
+        await taskRow(alice2, exportId).waitFor({ timeout: 10000 });
+        const seen = new Set();
+        const deadline = Date.now() + 120000;
+        for (;;) {
+            const s1 = await taskRow(alice1, exportId).getAttribute("data-state");
+            const s2 = await taskRow(alice2, exportId).getAttribute("data-state");
+            seen.add(s1).add(s2);
+            if (s1 === "succeeded" && s2 === "succeeded") break;
+            assert.ok(Date.now() < deadline, `the export did not finish: ${s1}, ${s2}`);
+            if (s2 === "running" && !seen.has("shot")) {
+                seen.add("shot");
+                const text = await taskRow(alice2, exportId).getByTestId("progress").textContent();
+                assert.match(text, /rows|Starting|Waiting/, "the progress line");
+                await screenshot("export-running", [alice1, alice2]);
+            }
+            await sleep(100);
+        }
+        assert.ok(seen.has("running") || seen.has("queued"), `the pages saw the export before it finished: ${[...seen]}`);
+        for (const p of [alice1, alice2]) {
+            await toastsWith(p, "Export of Orders").first().waitFor({ timeout: 10000 });
+            assert.equal(await toastsWith(p, "Export of Orders").count(), 1, `${p.personName}: exactly one toast`);
+            assert.match(await taskRow(p, exportId).getByTestId("result").textContent(), /300,000 rows/);
+            assert.equal(await p.getByTestId("unread").textContent(), "1");
+        }
+        await screenshot("export-done", pages());
+        assert.equal(await bob.locator("[data-testid=task]").count(), 0, "bob sees no task of alice");
+        assert.equal(await bob.locator("[data-testid=toast]").count(), 0, "bob gets no toast");
+        assert.equal(await bob.getByTestId("unread").count(), 0, "bob's bell has no unread count");
+    });
+
+    test("the download link gives a file with every row", async () => {
+        const dl = alice2.waitForEvent("download");
+        await taskRow(alice2, exportId).getByTestId("download").click();
+        const file = await (await dl).path();
+        assert.equal(csvRecords(readFileSync(file, "utf8")), ROWS + 1, "a header and one record per row");
+    });
+
+    test("the inbox: marking all read on one page clears the bell on the other", async () => {
+        await alice1.getByTestId("bell").click();
+        await alice1.getByTestId("inbox").waitFor();
+        assert.deepEqual(await axeProblems(alice1), [], "the page with the inbox open");
+        await screenshot("inbox", [alice1]);
+        await alice1.getByRole("button", { name: "Mark all read" }).click();
+        await alice2.getByTestId("unread").waitFor({ state: "detached", timeout: 10000 });
+        await alice1.getByTestId("unread").waitFor({ state: "detached", timeout: 10000 });
+        await alice1.keyboard.press("Escape");
+    });
+
+    test("a long export cancelled from the second page shows as cancelled on both", async () => {
+        await alice1.getByLabel("Format").selectOption("xlsx");
+        const started = alice1.waitForResponse((r) => r.url().endsWith("/api/exports") && r.request().method() === "POST");
+        await alice1.getByRole("button", { name: "Start export" }).click();
+        const id = (await (await started).json()).id;
+        const row2 = taskRow(alice2, id);
+        await row2.waitFor({ timeout: 10000 });
+        await row2.getByTestId("cancel").click();
+        for (const p of [alice1, alice2]) {
+            await p.locator(`[data-testid=task][data-task-id="${id}"][data-state=cancelled]`).waitFor({ timeout: 30000 });
+        }
+        assert.equal(await toastsWith(alice1, "XLSX").count(), 0, "a cancelled export is no completion");
+        await screenshot("cancelled", [alice1, alice2]);
+    });
+
+    test("a bad parameter shows the server's message beside its field", async () => {
+        await alice1.getByLabel("Format").selectOption("csv");
+        await alice1.getByLabel("Minimum amount").fill("-5");
+        const answered = alice1.waitForResponse((r) => r.url().endsWith("/api/exports"));
+        await alice1.getByRole("button", { name: "Start export" }).click();
+        const resp = await answered;
+        assert.equal(resp.status(), 422);
+        const serverMessage = (await resp.json()).error.details.find((d) => d.param === "minAmount").message;
+        const field = alice1.locator('[data-field="p-minAmount"]');
+        const shown = await field.getByTestId("field-error").textContent();
+        assert.equal(shown.toLowerCase().replace(/\.$/, ""), serverMessage.toLowerCase().replace(/\.$/, ""));
+        assert.equal(await alice1.getByLabel("Minimum amount").getAttribute("aria-invalid"), "true");
+        await screenshot("bad-parameter", [alice1]);
+        await alice1.getByLabel("Minimum amount").fill("");
+    });
+
+    test("an announcement from herald send reaches all three pages", async () => {
+        server.send("--all", "--target", "announcement", "--args", '["Maintenance at 18:00 UTC"]');
+        for (const p of pages()) await toastsWith(p, "Maintenance at 18:00 UTC").waitFor({ timeout: 10000 });
+        await screenshot("announcement", pages());
+    });
+
+    test("the server restarts: the pages say so, reconnect, and show the truth", async () => {
+        // A task that the restart interrupts (a demo task of 30 steps of 300 ms): it goes back to
+        // the queue, runs again after the restart, and finishes while the pages are back.
+        const id = await alice1.evaluate(async () => {
+            const r = await fetch("/api/demo/tasks", {
+                method: "POST",
+                headers: { Authorization: `Bearer ${sessionStorage.getItem("herald.token")}`, "Content-Type": "application/json" },
+                body: JSON.stringify({ steps: 30, stepMs: 300 }),
+            });
+            return (await r.json()).id;
+        });
+        await alice2.locator(`[data-testid=task][data-task-id="${id}"][data-state=running]`).waitFor({ timeout: 15000 });
+        await server.stop();
+        // The drain stops the tasks before the hubs: the pages heard the task go back to the queue.
+        await alice2.locator(`[data-testid=task][data-task-id="${id}"][data-state=queued]`).waitFor({ timeout: 5000 });
+        for (const p of pages()) await p.locator("[data-testid=conn-status]:not([data-status=connected])").waitFor({ timeout: 20000 });
+        await screenshot("server-down", pages());
+        await server.start();
+        for (const p of pages()) await p.locator("[data-testid=conn-status][data-status=connected]").waitFor({ timeout: 45000 });
+        for (const p of [alice1, alice2]) {
+            await p.locator(`[data-testid=task][data-task-id="${id}"][data-state=succeeded]`).waitFor({ timeout: 120000 });
+            await toastsWith(p, "Demo task (30 steps)").first().waitFor({ timeout: 5000 });
+            assert.equal(await toastsWith(p, "Demo task (30 steps)").count(), 1, `${p.personName}: one toast for it`);
+        }
+        assert.equal(await bob.locator("[data-testid=task]").count(), 0);
+        await screenshot("after-restart", pages());
+    });
+
+    test("the operators' page shows live counts and the live trace of alice's connection and messages", async () => {
+        admin = await openPage(browser, "admin-desktop", DESKTOP);
+        await devSignIn(admin, server.url, "olga", "/admin");
+        await admin.getByTestId("connections").waitFor();
+        await admin.getByLabel("User").fill("alice");
+        await admin.getByTestId("trace-start").click();
+        await admin.getByText("Tracing…").waitFor();
+        await sleep(500);
+        // A new page of alice connects, and her export sends her messages.
+        await alice1.reload();
+        await alice1.locator("[data-testid=conn-status][data-status=connected]").waitFor({ timeout: 15000 });
+        await alice1.getByLabel("Format").selectOption("csv");
+        await alice1.getByRole("button", { name: "Start export" }).click();
+        const events = admin.getByTestId("trace-event");
+        await admin.locator('[data-testid=trace-event][data-type=connected]', { hasText: "alice" }).first().waitFor({ timeout: 15000 });
+        await admin.locator('[data-testid=trace-event][data-type=send]', { hasText: "taskUpdated" }).first().waitFor({ timeout: 30000 });
+        const texts = await events.allTextContents();
+        assert.ok(texts.every((t) => !/\bbob\b/.test(t)), "the trace filtered on alice shows nobody else");
+        const conns = Number((await admin.getByTestId("connections").locator("strong").textContent()).replace(/\D/g, ""));
+        assert.ok(conns >= 3, `connections counted: ${conns}`);
+        assert.deepEqual(await axeProblems(admin), [], "the operators' page");
+        await screenshot("admin", [admin]);
+        const adminPhone = await openPage(browser, "admin-phone", PHONE);
+        await devSignIn(adminPhone, server.url, "olga", "/admin");
+        await adminPhone.getByTestId("connections").waitFor();
+        await screenshot("admin", [adminPhone]);
+        await adminPhone.context().close();
+    });
+
+    test("no serious or critical accessibility violation on the users' pages", async () => {
+        for (const p of pages()) assert.deepEqual(await axeProblems(p), [], p.personName);
+    });
+});
