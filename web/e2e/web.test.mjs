@@ -45,7 +45,8 @@ describe("web app", { skip: skip || false }, () => {
     test("sign in: the dev login on every page, each live", async () => {
         alice1 = await openPage(browser, "alice-desktop", DESKTOP);
         alice2 = await openPage(browser, "alice-phone", PHONE);
-        bob = await openPage(browser, "bob-desktop", DESKTOP);
+        // Bob's browser prefers the dark scheme.
+        bob = await openPage(browser, "bob-desktop-dark", { ...DESKTOP, colorScheme: "dark" });
         await alice1.goto(server.url);
         assert.deepEqual(await axeProblems(alice1), [], "the sign-in page");
         await screenshot("sign-in", [alice1]);
