@@ -202,6 +202,14 @@ describe("web app", { skip: skip || false }, () => {
         assert.ok(texts.every((t) => !/\bbob\b/.test(t)), "the trace filtered on alice shows nobody else");
         const conns = Number((await admin.getByTestId("connections").locator("strong").textContent()).replace(/\D/g, ""));
         assert.ok(conns >= 3, `connections counted: ${conns}`);
+        // The broadcast goes through the same hub target as herald send --all.
+        await admin.getByLabel("Message to every open page").fill("Deploy in 5 minutes");
+        await admin.getByLabel("Level").selectOption("warning");
+        await admin.getByRole("button", { name: "Send" }).click();
+        await admin.getByText("Sent to every open page.").waitFor({ timeout: 10000 });
+        for (const p of pages()) await toastsWith(p, "Deploy in 5 minutes").waitFor({ timeout: 10000 });
+        assert.match(await toastsWith(bob, "Deploy in 5 minutes").getAttribute("class"), /toast-warning/);
+        await screenshot("admin-broadcast", pages());
         assert.deepEqual(await axeProblems(admin), [], "the operators' page");
         await screenshot("admin", [admin]);
         const adminPhone = await openPage(browser, "admin-phone", PHONE);

@@ -1,5 +1,6 @@
 // An announcement (herald send --all --target announcement, or the operators' page) as a toast.
-// Its argument is free: a string, or an object with a message (or title/body) and a level.
+// Its arguments are free: a message and an optional level (what the operators' page sends:
+// announcement(message, level)), or an object with a message (or title/body) and a level.
 import type { Toast } from "./ui/toasts";
 
 let n = 0;
@@ -9,7 +10,10 @@ export function announcementToast(args: unknown[]): Toast {
     let title = "Announcement";
     let body = "";
     let level: Toast["level"] = "info";
-    if (typeof a === "string") body = a;
+    if (typeof a === "string") {
+        body = a;
+        if (args[1] === "warning" || args[1] === "error" || args[1] === "success") level = args[1];
+    }
     else if (a && typeof a === "object") {
         const o = a as Record<string, unknown>;
         body = String(o.message ?? o.body ?? o.text ?? "");

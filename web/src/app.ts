@@ -225,7 +225,10 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
             <span class="spacer"></span>
             <div class="bell-wrap">
                 <${Bell} unread=${unread} open=${inboxOpen} toggle=${() => setInboxOpen(!inboxOpen)} />
-                ${inboxOpen && html`<${Inbox} notifications=${notes} unread=${unread} close=${() => setInboxOpen(false)}
+                ${inboxOpen && html`<${Inbox} notifications=${notes} unread=${unread} close=${() => {
+                    setInboxOpen(false);
+                    document.querySelector<HTMLElement>("[data-testid=bell]")?.focus();
+                }}
                     markRead=${markRead} markAll=${markAll} download=${(n: Notification, e: Event) => download(n.link!, e)} />`}
             </div>
             <span class="user" data-testid="user">${s.user}</span>
