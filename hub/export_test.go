@@ -39,7 +39,7 @@ var ProbeEvery = probeEvery
 func TraceEmitted(m *Monitor) int64 { return m.emitted.Load() }
 
 // Tracing reports whether the Monitor's hot-path flag is on.
-func Tracing(m *Monitor) bool { return m.on() }
+func Tracing(m *Monitor) bool { return m.Tracing() }
 
 // DecodeLease parses a lease announcement as it comes off the backplane.
 func DecodeLease(payload []byte) error {

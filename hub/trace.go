@@ -276,3 +276,6 @@ func closeReasonText(err error) string {
 	}
 	return strings.TrimPrefix(err.Error(), "hub: ")
 }
+
+// Tracing reports whether some watcher of the cluster holds a lease, so that this node traces.
+func (m *Monitor) Tracing() bool { return m.on() }
