@@ -78,7 +78,7 @@ func (s *Server) trace(w http.ResponseWriter, r *http.Request) {
 	}
 	ping := time.NewTicker(s.PingEvery)
 	defer ping.Stop()
-	for st.err == nil {
+	for {
 		select {
 		case <-r.Context().Done():
 			return
@@ -94,7 +94,9 @@ func (s *Server) trace(w http.ResponseWriter, r *http.Request) {
 				st.event(<-watch.Events())
 			}
 		}
-		st.flush()
+		if st.flush() != nil {
+			return // the client has gone, or reads too slowly
+		}
 	}
 }
 

@@ -128,7 +128,7 @@ func TestAdminRoutesNeedTheAdminRole(t *testing.T) {
 		status, body := call(t, r.method, base+r.path, "", r.body)
 		require.Equal(t, http.StatusUnauthorized, status, r.path)
 		require.NotEmpty(t, body["error"].(map[string]any)["code"], r.path)
-		status, body = call(t, r.method, base+r.path, "not-a-jwt", r.body)
+		status, _ = call(t, r.method, base+r.path, "not-a-jwt", r.body)
 		require.Equal(t, http.StatusUnauthorized, status, r.path)
 		status, body = call(t, r.method, base+r.path, alice, r.body)
 		require.Equal(t, http.StatusForbidden, status, r.path)

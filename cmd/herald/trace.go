@@ -54,7 +54,7 @@ func (c *traceCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // a read body: nothing to report
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("trace: %s", serverError(resp))
 	}
@@ -102,7 +102,7 @@ func devAdminToken(ctx context.Context, base string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reach %s: %w", base, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // a read body: nothing to report
 	if resp.StatusCode == http.StatusNotFound {
 		return "", errors.New("the server is not in dev mode: pass --token (or HERALD_TOKEN) with a token that has the admin role, e.g. from `herald token --user you --roles admin` with the server's JWT settings")
 	}
