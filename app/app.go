@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/heraldhq/herald/admin"
 	"github.com/heraldhq/herald/api"
 	"github.com/heraldhq/herald/auth"
 	"github.com/heraldhq/herald/backplane"
@@ -46,6 +47,7 @@ type Server struct {
 	auth     *auth.Authenticator
 	hubs     []servedHub
 	bp       backplane.Backplane
+	monitor  *hub.Monitor
 	handler  http.Handler
 	ready    atomic.Bool
 	dbWrites *writeProbe // /readyz: does the task database take writes?
@@ -124,7 +126,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// Hub paths match in any letter case, as ASP.NET Core's routing; the rest goes to mux.
 	// What no route serves gets the JSON error: 404, or 405 for a path other methods serve.
 	router := hub.NewRouter(httpx.Deadlines(httpx.NotFound(mux.ServeMux), cfg.HTTP.Read, cfg.HTTP.Write,
-		func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, storage.DefaultDownloadPath) }))
+		func(r *http.Request) bool {
+			return strings.HasPrefix(r.URL.Path, storage.DefaultDownloadPath) || r.URL.Path == admin.TracePath
+		}))
 	metrics := hub.NewMetrics(s.registry)
 	bp, err := OpenBackplane(ctx, cfg.Cluster, s.registry, s.log)
 	if err != nil {
@@ -136,6 +140,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			_ = bp.Close() // the error being returned is the one that matters
 		}
 	}()
+	if s.monitor, err = newMonitor(cfg.Monitor, bp, s.log); err != nil {
+		return nil, err
+	}
 	notifications, err := s.newHub(NotificationsHub, true, bp, metrics)
 	if err != nil {
 		return nil, err
@@ -146,6 +153,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	store.SetNotifier(hubNotifier{h: notifications, feed: userFeed, log: s.log})
 	(&api.Server{Auth: a, Store: store, Exports: tasks.Exports, Log: s.log, DemoTasks: cfg.DemoTasks || a.DevMode()}).Register(mux)
 	mux.Handle("GET /api/openapi.json", api.OpenAPIHandler())
+	(&admin.Server{Auth: a, Monitor: s.monitor, Store: store, Announce: notifications, Log: s.log}).Register(mux)
 	download := tasks.Bucket.DownloadHandler()
 	if cfg.Exports.DownloadAuth == DownloadAuthOwner {
 		if tasks.Bucket.Kind() != storage.KindFile {
@@ -275,6 +283,7 @@ func (s *Server) hubOptions(requireAuth bool, bp backplane.Backplane, metrics *h
 	opts.RequireAuth = requireAuth
 	opts.Backplane = bp
 	opts.Metrics = metrics
+	opts.Monitor = s.monitor
 	opts.Logger = s.log
 	opts.AllowedOrigins = s.cfg.CORSOrigins
 	return opts
@@ -347,7 +356,7 @@ func (s *Server) Close() error {
 	var err error
 	s.closeOne.Do(func() {
 		s.auth.Close()
-		err = errors.Join(s.tasks.Close(), s.bp.Close())
+		err = errors.Join(s.monitor.Close(), s.tasks.Close(), s.bp.Close())
 	})
 	return err
 }
@@ -402,6 +411,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 	}
+	if err := s.monitor.Start(ctx); err != nil {
+		return err
+	}
 	for _, h := range s.hubs {
 		if err := h.Start(ctx); err != nil {
 			return err
@@ -410,6 +422,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// The hubs' transports are long-lived (WebSockets, event streams, polls): no server-wide read
 	// or write timeout; the REST routes get theirs from httpx.Deadlines.
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: s.cfg.HTTP.Idle}
+	// Trace streams never end by themselves: closing the monitor ends their watches, so that the
+	// HTTP shutdown does not wait for them.
+	srv.RegisterOnShutdown(func() { _ = s.monitor.Close() })
 	if s.cfg.MetricsAddr != "" {
 		stop, err := s.serveMetrics()
 		if err != nil {

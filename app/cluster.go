@@ -2,9 +2,12 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"regexp"
 	"time"
 
@@ -95,3 +98,23 @@ func NewPublisher(bp backplane.Backplane, log *slog.Logger) (jobs.Notifier, erro
 // notifyTimeout bounds one live update: while Redis is away a worker must not stall on it (the
 // update is in the task list and the inbox anyway).
 const notifyTimeout = 2 * time.Second
+
+// newMonitor makes the node's Monitor: its part of the operators' live trace and counts. Its
+// node id is the host name and a random suffix, unless opts names one.
+func newMonitor(opts hub.MonitorOptions, bp backplane.Backplane, log *slog.Logger) (*hub.Monitor, error) {
+	opts.Backplane, opts.Logger = bp, log
+	if opts.NodeID == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "herald"
+		}
+		var b [3]byte
+		_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
+		opts.NodeID = host + "-" + hex.EncodeToString(b[:])
+	}
+	m, err := hub.NewMonitor(opts)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	return m, nil
+}

@@ -60,6 +60,9 @@ type Config struct {
 	Readiness ReadinessConfig
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM. Default 10 s.
 	ShutdownTimeout time.Duration
+	// Monitor tunes the live trace and counts of the operators' routes (hub.MonitorOptions;
+	// Backplane and Logger are the app's). NodeID defaults to the host name and a random suffix.
+	Monitor hub.MonitorOptions
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }

@@ -165,6 +165,11 @@ func (p *proxy) Send(ctx context.Context, method string, args ...any) error {
 		if err != nil {
 			p.h.metrics.publishErrors.Inc()
 			errs = append(errs, fmt.Errorf("publish to %s: %w", ch, err))
+		} else {
+			p.h.sends.Add(1)
+			if p.h.mon.on() {
+				p.h.traceSend(ch, method, json, args)
+			}
 		}
 		if c, ok := ctx.Value(nodeCounterKey{}).(*atomic.Int64); ok {
 			c.Add(int64(n))

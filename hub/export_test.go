@@ -34,3 +34,18 @@ func ConnectionOf(h *Hub, id string) *Connection {
 
 // ProbeEvery is how often a long wait on another node checks that the node is still there.
 var ProbeEvery = probeEvery
+
+// TraceEmitted is how many events the Monitor's hubs have emitted (queued or dropped).
+func TraceEmitted(m *Monitor) int64 { return m.emitted.Load() }
+
+// Tracing reports whether the Monitor's hot-path flag is on.
+func Tracing(m *Monitor) bool { return m.Tracing() }
+
+// DecodeLease parses a lease announcement as it comes off the backplane.
+func DecodeLease(payload []byte) error {
+	_, err := decodeLease(payload)
+	return err
+}
+
+// LeaseChannel is where nodes announce their watchers.
+const LeaseChannel = leaseChannel

@@ -26,6 +26,9 @@ type Hub struct {
 	bp      backplane.Backplane
 	nodeID  string
 	metrics *hubMetrics
+	// mon traces the hub's events while someone watches, and counts its sends (monitor.go).
+	mon   *Monitor
+	sends atomic.Uint64
 
 	methods  map[string]*method
 	filtered *filterChain // the filters composed at Start; nil without filters
@@ -91,6 +94,10 @@ func New(name string, opts Options) (*Hub, error) {
 		negotiates: userLimiters{perMinute: opts.NegotiatesPerMinute, burst: max(opts.NegotiateBurst, 1)},
 	}
 	h.drainCtx, h.startDrain = context.WithCancel(context.Background())
+	if opts.Monitor != nil {
+		h.mon = opts.Monitor
+		h.mon.addHub(h)
+	}
 	h.subs = newSubscriptions(h.bp, h.deliver, h.log)
 	h.ep = h.Endpoint(EndpointOptions{}).(*endpoint)
 	h.upgrader = h.newUpgrader()

@@ -86,6 +86,10 @@ type Options struct {
 	Backplane backplane.Backplane
 	// Metrics receives the hub's counters. Default: none.
 	Metrics *Metrics
+	// Monitor counts the hub's connections and sends for the cluster's live counts, and traces
+	// its events while someone watches (NewMonitor). One Monitor serves every hub of a node.
+	// Default: none (no trace, no counts).
+	Monitor *Monitor
 	// Logger. Default: slog.Default().
 	Logger *slog.Logger
 

@@ -67,6 +67,9 @@ func (hubProtocol) ended(c *conn, t transport, err error) {
 		h.subs.release(h.channel("user", u))
 	}
 	h.metrics.connection(t.kind(), c.protocol().Name()).Dec()
+	if h.mon.on() {
+		h.traceDisconnected(c, t, err)
+	}
 	// A panic in OnDisconnected is logged by runHook; there is nothing left to end.
 	_ = c.runHook(func(hc *Context) error {
 		h.disconnected(hc, err)
@@ -137,10 +140,21 @@ func (c *conn) parse(data []byte) (int, error) {
 	p := c.protocol()
 	var msgs [8]protocol.Message
 	for used < len(data) {
-		batch, n, err := p.ParseMessages(data[used:], maxSize, msgs[:0])
+		window := data[used:]
+		tracing := c.h.mon.on()
+		if tracing {
+			// One record at a time, so that each traced invocation has its own size.
+			if n := protocol.RecordLength(p, window); n > 0 {
+				window = window[:n]
+			}
+		}
+		batch, n, err := p.ParseMessages(window, maxSize, msgs[:0])
 		used += n
 		for _, m := range batch {
 			c.h.metrics.messagesIn.Inc()
+			if tracing {
+				c.traceMessage(m, n)
+			}
 			if c.resumable.Load() {
 				handle, err := c.admitStateful(m)
 				if err != nil {
@@ -289,6 +303,9 @@ func (h *Hub) register(c *conn) error {
 	}
 	c.lastSend.Store(h.now())
 	h.metrics.connection(c.transportName(), c.protocol().Name()).Inc()
+	if h.mon.on() {
+		h.traceConnected(c)
+	}
 	h.joinUserGroups(c)
 	return nil
 }

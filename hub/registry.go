@@ -54,6 +54,17 @@ func (r *registry) userCount(user string) int {
 	return len(r.users[user])
 }
 
+// userIDs are the users with an indexed connection on this node.
+func (r *registry) userIDs() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.users))
+	for u := range r.users {
+		out = append(out, u)
+	}
+	return out
+}
+
 // forget drops c's token: later requests with it get 404. It reports whether c had it.
 func (r *registry) forget(c *conn) bool {
 	r.tokensMu.Lock()

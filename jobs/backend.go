@@ -70,6 +70,8 @@ type dialect struct {
 	// forUpdate ends a SELECT that locks its rows for the transaction
 	// (PostgreSQL); SQLite's transactions hold the write lock from BEGIN.
 	forUpdate string
+	// jobArgsText reads river_job.args as JSON text.
+	jobArgsText string
 }
 
 // rebindDollar turns '?' placeholders into PostgreSQL's $1, $2, … Herald's

@@ -19,6 +19,7 @@ import (
 
 var postgresDialect = &dialect{
 	name:             "postgres",
+	jobArgsText:      `args::text`,
 	dataModifyingCTE: true,
 	forUpdate:        " FOR UPDATE",
 	migrations:       mustMigrations("postgres"),

@@ -19,8 +19,9 @@ import (
 )
 
 var sqliteDialect = &dialect{
-	name:       "sqlite",
-	migrations: mustMigrations("sqlite"),
+	name:        "sqlite",
+	jobArgsText: `json(args)`, // River keeps SQLite args as JSONB
+	migrations:  mustMigrations("sqlite"),
 	// SQLite's datetime text format is the one River's SQLite driver writes
 	// and compares ("2006-01-02 15:04:05.000", UTC).
 	heartbeat: `UPDATE river_job SET attempted_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = ? AND state = 'running'`,

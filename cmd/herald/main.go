@@ -25,6 +25,7 @@ type cli struct {
 	Token    tokenCmd    `cmd:"" help:"Mint a JWT for a user with the configured secret (or the dev secret)."`
 	Keys     keysCmd     `cmd:"" help:"Print the management API's connection strings (Endpoint=…;AccessKey=…;Version=1.0;)."`
 	Send     sendCmd     `cmd:"" help:"Send a message to a user, a group, a connection or everyone, through the management API."`
+	Trace    traceCmd    `cmd:"" help:"Print the live trace of a running server (connections and messages across the cluster), one JSON event per line."`
 	Export   exportCmd   `cmd:"" help:"Export a dataset to a file, without a server."`
 	DemoData demoDataCmd `cmd:"" name:"demo-data" help:"Fill the demo dataset's orders table with exactly --rows generated orders, replacing it (SQLite, PostgreSQL or MySQL)."`
 	Bench    benchCmd    `cmd:"" help:"Benchmarks that print figures beside a baseline measured in the same run."`

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 )
@@ -63,4 +64,18 @@ func ByName(name string) HubProtocol {
 		return MessagePack()
 	}
 	return nil
+}
+
+// RecordLength is the length of the first complete record of data in p's framing (separator or
+// length prefix included), or 0 when data does not start with a complete, well-framed record. It
+// does not parse the record.
+func RecordLength(p HubProtocol, data []byte) int {
+	if !p.Binary() {
+		return bytes.IndexByte(data, RecordSeparator) + 1
+	}
+	length, n, err := mpReadLengthPrefix(data)
+	if err != nil || n == 0 || length > uint64(len(data)-n) {
+		return 0
+	}
+	return n + int(length)
 }
