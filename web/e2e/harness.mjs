@@ -145,7 +145,8 @@ export async function screenshot(step, pages) {
     const n = String(++shots).padStart(2, "0");
     for (const p of pages) {
         // Nothing may stick out sideways, at phone width least of all.
-        const wide = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        // screen.width: a phone's layout viewport grows with content that is too wide.
+        const wide = await p.evaluate(() => document.documentElement.scrollWidth - Math.min(window.innerWidth, screen.width));
         if (wide > 0) p.problems.push(`${p.personName}: at step ${step} the page is ${wide} px wider than the screen`);
         const file = path.join(artifacts, `${n}-${step}-${p.personName}.png`);
         await p.screenshot({ path: file, fullPage: true });

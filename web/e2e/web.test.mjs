@@ -216,6 +216,7 @@ describe("web app", { skip: skip || false }, () => {
         await devSignIn(adminPhone, server.url, "olga", "/admin");
         await adminPhone.getByTestId("connections").waitFor();
         await screenshot("admin", [adminPhone]);
+        assert.deepEqual(adminPhone.problems, [], "the operators' page at phone width");
         await adminPhone.context().close();
     });
 

@@ -79,7 +79,7 @@ function Dashboard({ session: s, onSignOut }: { session: Session; onSignOut(): v
     return html`
         <a class="skip" href="#main">Skip to content</a>
         <header class="topbar">
-            <span class="brand"><span class="logo" aria-hidden="true"></span>Herald · Operators</span>
+            <span class="brand"><span class="logo" aria-hidden="true"></span><span class="brand-name">Herald · </span>Operators</span>
             <span class="spacer"></span>
             <a href="/">Your tasks</a>
             <span class="user" data-testid="user">${s.user}</span>

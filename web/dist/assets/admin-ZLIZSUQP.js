@@ -72,7 +72,7 @@ import{b as B,c as o,d as p,e as w,f as k,i as T,j as C,k as M,l as P,m as R,n a
         </div></main>`:o`<${W} admin config=${r} message=${b} onSignedIn=${t=>{i(""),a(t)}} />`}function X({session:e,onSignOut:a}){let[r,l]=p(null),[b,i]=p(""),c=k({connections:[],sends:[],running:[]});w(()=>{let n=!1,d,f=async()=>{try{let h=await R("/api/admin/stats");if(n)return;let v=c.current,y=Object.values(h.hubs).reduce((O,H)=>O+H.connections,0);v.connections=[...v.connections,y].slice(-L),v.sends=[...v.sends,h.sends.perSecond].slice(-L),v.running=[...v.running,h.tasks.running??0].slice(-L),l(h),i("")}catch(h){n||i(h instanceof T?h.message:String(h))}n||(d=setTimeout(f,Y))};return f(),()=>{n=!0,clearTimeout(d)}},[]);let t=r?Object.keys(r.hubs).sort():[],m=r?Object.values(r.hubs).reduce((n,d)=>n+d.connections,0):0,$=c.current;return o`
         <a class="skip" href="#main">Skip to content</a>
         <header class="topbar">
-            <span class="brand"><span class="logo" aria-hidden="true"></span>Herald · Operators</span>
+            <span class="brand"><span class="logo" aria-hidden="true"></span><span class="brand-name">Herald · </span>Operators</span>
             <span class="spacer"></span>
             <a href="/">Your tasks</a>
             <span class="user" data-testid="user">${e.user}</span>
