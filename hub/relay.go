@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lxzan/gws"
@@ -156,8 +157,10 @@ func (h *Hub) serveRelay(connID string, args [][]byte) ([][]byte, error) {
 	if !c.attachResume(t, nil) {
 		return nil, ErrConnectionClosed
 	}
+	if !c.resumeWith(t, func(delay time.Duration) { go t.flush(delay) }) {
+		return nil, ErrConnectionClosed // superseded or ended meanwhile: B refuses the client
+	}
 	go t.read()
-	c.resumeWith(t, func(delay time.Duration) { go t.flush(delay) })
 	h.metrics.relayed.Inc()
 	binary := ""
 	if c.binary() {
@@ -215,7 +218,8 @@ type relayEnd struct {
 	tunnel string // this end's channel
 	connID string
 	binary bool
-	socket *gws.Conn
+	// socket is set once upgraded; the backplane's delivery (an "end") may read it before.
+	socket atomic.Pointer[gws.Conn]
 	out    chan [][]byte
 	done   chan struct{}
 	once   sync.Once
@@ -267,14 +271,32 @@ func (ep *endpoint) relayWebSocket(w http.ResponseWriter, r *http.Request, connI
 	if e.binary {
 		proto = protocol.MessagePack()
 	}
+	select {
+	case <-e.done:
+		// The connection's node ended the relay before the upgrade: refusing now is a clean
+		// refusal for the client (it reconnects), where an upgraded socket closed at once is
+		// not (the official JS client can then leave that socket feeding its next connection).
+		remove()
+		h.subs.release(e.tunnel)
+		http.Error(w, "No Connection with that ID", http.StatusNotFound)
+		return
+	default:
+	}
 	socket, err := h.upgrade(w, r, func() []byte { return h.tooLargeFrame(proto) })
 	if err != nil {
 		e.close(nil)
 		remove()
+		h.subs.release(e.tunnel)
 		return
 	}
-	e.socket = socket
 	socket.Session().(*wsSession).t = e
+	e.socket.Store(socket)
+	select {
+	case <-e.done:
+		// Ended while upgrading: close() may have run before the socket was there.
+		_ = socket.NetConn().Close() // closing what nobody will use
+	default:
+	}
 	go func() {
 		<-e.done
 		remove()
@@ -350,11 +372,12 @@ func (e *relayEnd) write() {
 		case <-e.done:
 			return
 		case batch := <-e.out:
-			if err := e.socket.SetWriteDeadline(time.Now().Add(e.h.opts.WriteTimeout)); err != nil {
+			socket := e.socket.Load()
+			if err := socket.SetWriteDeadline(time.Now().Add(e.h.opts.WriteTimeout)); err != nil {
 				e.close(nil)
 				return
 			}
-			if err := chunks(batch, maxFrameBatch, func(run [][]byte, _ int) error { return e.socket.Writev(op, run...) }); err != nil {
+			if err := chunks(batch, maxFrameBatch, func(run [][]byte, _ int) error { return socket.Writev(op, run...) }); err != nil {
 				e.close(nil)
 				return
 			}
@@ -364,7 +387,7 @@ func (e *relayEnd) write() {
 
 // closeWith closes the client's socket with a close frame.
 func (e *relayEnd) closeWith(code int) {
-	if s := e.socket; s != nil {
+	if s := e.socket.Load(); s != nil {
 		_ = s.WriteClose(uint16(code), nil) // the socket may be gone already
 	}
 	e.close(nil)
@@ -374,7 +397,7 @@ func (e *relayEnd) closeWith(code int) {
 func (e *relayEnd) close(error) {
 	e.once.Do(func() {
 		close(e.done)
-		if s := e.socket; s != nil {
+		if s := e.socket.Load(); s != nil {
 			_ = s.NetConn().Close()
 		}
 		go func() {

@@ -245,8 +245,9 @@ func (c *conn) attachResume(t transport, r *http.Request) bool {
 
 // resumeWith starts writing to t, attached by attachResume and upgraded, with writers spawn starts:
 // Sequence, what the client did not acknowledge, then the rest; what the client sends is ignored
-// until its Sequence.
-func (c *conn) resumeWith(t transport, spawn func(time.Duration)) {
+// until its Sequence. It returns false when t is no longer the connection's transport (a newer
+// resume took over while t was upgraded, or the connection ended): the caller closes t.
+func (c *conn) resumeWith(t transport, spawn func(time.Duration)) bool {
 	c.recvMu.Lock()
 	c.inbuf = nil // a partial record of the old socket
 	c.recv.awaitSequence = true
@@ -254,7 +255,7 @@ func (c *conn) resumeWith(t transport, spawn func(time.Duration)) {
 	c.mu.Lock()
 	if c.transport != t || c.tornDown {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.detached = false
 	c.mu.Unlock()
@@ -269,6 +270,7 @@ func (c *conn) resumeWith(t transport, spawn func(time.Duration)) {
 	})
 	c.h.metrics.resumed.Inc()
 	c.h.log.Debug("connection resumed", "connection", c.id)
+	return true
 }
 
 // watchHangup runs while the connection's reader is blocked (on an invocation slot or a full

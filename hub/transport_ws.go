@@ -92,7 +92,11 @@ func (h *Hub) serveWebSocket(w http.ResponseWriter, r *http.Request, c *conn) {
 	socket.Session().(*wsSession).t = t
 	t.socket.Store(socket)
 	if resume {
-		c.resumeWith(t, func(delay time.Duration) { go t.flush(delay) })
+		if !c.resumeWith(t, func(delay time.Duration) { go t.flush(delay) }) {
+			// Superseded while it was upgraded (its abort found no socket yet): a socket left open
+			// and silent would only end at the client's timeout.
+			t.abort()
+		}
 	} else {
 		c.queue.setWriter(t, func(delay time.Duration) { go t.flush(delay) }, h.opts.WriteCoalesce)
 		if err := h.app.attached(c); err != nil {
