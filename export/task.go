@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,43 @@ type Result struct {
 
 // Link gives the success notification its link.
 func (r Result) Link() string { return r.DownloadURL }
+
+// Summary is the success notification's body: "100,000 rows, 11.2 MiB.".
+func (r Result) Summary() string {
+	rows := "1 row"
+	if r.Rows != 1 {
+		rows = groupDigits(r.Rows) + " rows"
+	}
+	return fmt.Sprintf("%s, %s.", rows, FormatBytes(r.Bytes))
+}
+
+// groupDigits writes n with a comma between groups of three digits.
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		return "-" + s
+	}
+	return s
+}
+
+// FormatBytes writes n as people read a size: "512 B", "11.2 MiB".
+func FormatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
 
 // Defaults of ServiceConfig.
 const (

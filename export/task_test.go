@@ -239,3 +239,18 @@ func TestExportToAzurite(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recs, 2001, "a header and every row")
 }
+
+func TestResultSummary(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		r    export.Result
+		want string
+	}{
+		{export.Result{Rows: 100000, Bytes: 11 << 20}, "100,000 rows, 11.0 MiB."},
+		{export.Result{Rows: 1, Bytes: 512}, "1 row, 512 B."},
+		{export.Result{Rows: 0, Bytes: 0}, "0 rows, 0 B."},
+		{export.Result{Rows: 1234567, Bytes: 1536}, "1,234,567 rows, 1.5 KiB."},
+	} {
+		require.Equal(t, c.want, c.r.Summary())
+	}
+}

@@ -132,7 +132,7 @@ func (c *exportCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		}
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "%d rows, %s written to %s\n", stats.Rows, humanBytes(stats.Bytes), c.Output)
+	fmt.Fprintf(os.Stderr, "%d rows, %s written to %s\n", stats.Rows, export.FormatBytes(stats.Bytes), c.Output)
 	return nil
 }
 
@@ -184,7 +184,7 @@ func (p *progressLine) show(pr export.Progress) {
 	// The encoders and compressors buffer (Parquet a whole row group): until the output has
 	// bytes, there is no size worth showing.
 	if pr.Bytes > 0 {
-		line += "  " + humanBytes(pr.Bytes) + " written"
+		line += "  " + export.FormatBytes(pr.Bytes) + " written"
 	}
 	line += fmt.Sprintf("  %.0f rows/s", rate)
 	if pr.Estimate > pr.Rows && rate > 0 {
@@ -206,19 +206,6 @@ func bar(pct float64, width int) string {
 	n := int(pct / 100 * float64(width))
 	n = min(max(n, 0), width)
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 type demoDataCmd struct {

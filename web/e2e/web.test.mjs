@@ -111,6 +111,12 @@ describe("web app", { skip: skip || false }, () => {
         await alice1.getByTestId("inbox").waitFor();
         assert.deepEqual(await axeProblems(alice1), [], "the page with the inbox open");
         await screenshot("inbox", [alice1]);
+        // On the phone the inbox spans the screen instead of hanging off the bell.
+        await alice2.getByTestId("bell").click();
+        const box = await alice2.getByTestId("inbox").boundingBox();
+        assert.ok(box.x >= 0 && box.x + box.width <= 360, `the phone's inbox is on the screen: ${JSON.stringify(box)}`);
+        await screenshot("inbox", [alice2]);
+        await alice2.keyboard.press("Escape");
         await alice1.getByRole("button", { name: "Mark all read" }).click();
         await alice2.getByTestId("unread").waitFor({ state: "detached", timeout: 10000 });
         await alice1.getByTestId("unread").waitFor({ state: "detached", timeout: 10000 });

@@ -37,7 +37,7 @@ function Admin() {
         return html`<main id="main" class="login"><div class="card login-card">
             <h1>Operators only</h1>
             <p>This page is for operators: ${sess.user} does not have the <code>admin</code> role.</p>
-            <p><a href="/">Go to your tasks</a> or <button type="button" class="link-button" onClick=${out}>sign in as someone else</button>.</p>
+            <p class="actions"><a class="button secondary" href="/">Go to your tasks</a><button type="button" class="secondary" onClick=${out}>Sign in as someone else</button></p>
         </div></main>`;
     return html`<${Dashboard} session=${sess} onSignOut=${out} />`;
 }
@@ -110,7 +110,7 @@ function Dashboard({ session: s, onSignOut }: { session: Session; onSignOut(): v
                         <thead><tr><th scope="col">Node</th>${hubs.map((x) => html`<th scope="col" class="num">${x}</th>`)}</tr></thead>
                         <tbody>
                             ${stats?.nodes.map((n) => html`<tr><td class="mono">${n.id.slice(0, 12)}</td>${hubs.map((x) => html`<td class="num">${count(n.connections[x] ?? 0)}</td>`)}</tr>`)}
-                            <tr class="total"><th scope="row">All</th>${hubs.map((x) => html`<td class="num">${count(stats!.hubs[x].connections)} <span class="muted small">(${count(stats!.hubs[x].users)} users)</span></td>`)}</tr>
+                            <tr class="total"><th scope="row">All</th>${hubs.map((x) => html`<td class="num">${count(stats!.hubs[x].connections)} <span class="muted small">(${count(stats!.hubs[x].users)} ${stats!.hubs[x].users === 1 ? "user" : "users"})</span></td>`)}</tr>
                         </tbody>
                     </table></div>
                 </section>
@@ -168,7 +168,7 @@ function Broadcast() {
         <form class="broadcast" onSubmit=${send} novalidate>
             <div class="field grow">
                 <label for="b-message">Message to every open page</label>
-                <input id="b-message" value=${message} maxlength="1000" placeholder="Maintenance at 18:00 UTC" aria-invalid=${!!error} aria-describedby=${error ? "b-error" : undefined}
+                <input id="b-message" value=${message} maxlength="4096" placeholder="Maintenance at 18:00 UTC" aria-invalid=${!!error} aria-describedby=${error ? "b-error" : undefined}
                     onInput=${(e: Event) => setMessage((e.target as HTMLInputElement).value)} />
             </div>
             <div class="field">

@@ -5,7 +5,8 @@ import type { Toast } from "./ui/toasts";
 
 let n = 0;
 
-export function announcementToast(args: unknown[]): Toast {
+/** The toast of an announcement; null when it says nothing. */
+export function announcementToast(args: unknown[]): Toast | null {
     const a = args[0];
     let title = "Announcement";
     let body = "";
@@ -20,5 +21,6 @@ export function announcementToast(args: unknown[]): Toast {
         if (typeof o.title === "string" && o.title) title = o.title;
         if (o.level === "warning" || o.level === "error" || o.level === "success") level = o.level;
     } else if (a !== undefined) body = String(a);
+    if (!body.trim()) return null;
     return { key: `announcement-${++n}`, level, title, body };
 }

@@ -11,8 +11,7 @@ import { Bell, ConnStatus, Inbox } from "./ui/header";
 import { Login } from "./ui/login";
 import { TaskList } from "./ui/tasks";
 import { MAX_TOASTS, Toasts, type Toast } from "./ui/toasts";
-import { bytes, count } from "./format";
-import { isExportResult, type Notification, type NotificationList, type ReadChange, type Task, type TaskPage, type TaskState } from "./types";
+import { type Notification, type NotificationList, type ReadChange, type Task, type TaskPage, type TaskState } from "./types";
 import "./style.css";
 
 const PAGE = 20;
@@ -78,8 +77,6 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
     const filterRef = useRef(filter);
     const nextRef = useRef(next);
     nextRef.current = next;
-    /** What each finished export made ("300,000 rows · 33 MB"), for its toast. */
-    const madeBy = useRef(new Map<string, string>());
     /** Notifications already toasted or present when the page opened: never toasted (again). */
     const seen = useRef(new Set<string>());
     const opened = useRef(Date.now());
@@ -101,17 +98,14 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
     const noteToast = useCallback((n: Notification) => {
         if (seen.current.has(n.id)) return;
         seen.current.add(n.id);
-        // A finished export says what it made, when the page heard its final update.
-        const made = n.level === "success" && n.taskId ? madeBy.current.get(n.taskId) : undefined;
         toast({
             key: n.id,
             level: n.level,
             title: n.title,
-            body: made || n.body,
+            body: n.body,
             href: n.link,
             linkLabel: "Download",
             onLink: n.link ? (e: Event) => download(n.link!, e) : undefined,
-            taskId: n.taskId,
         });
     }, []);
 
@@ -160,15 +154,7 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
                 first = false;
             },
         });
-        link.on("taskUpdated", (t: Task) => {
-            setTasks((list) => upsert(list, t, filterRef.current, nextRef.current === undefined));
-            // The notification may come first: its toast then learns what the export made.
-            if (t.state === "succeeded" && isExportResult(t.result)) {
-                const made = `${count(t.result.rows)} rows · ${bytes(t.result.bytes)}`;
-                madeBy.current.set(t.id, made);
-                setToasts((list) => (list.some((x) => x.taskId === t.id) ? list.map((x) => (x.taskId === t.id ? { ...x, body: made } : x)) : list));
-            }
-        });
+        link.on("taskUpdated", (t: Task) => setTasks((list) => upsert(list, t, filterRef.current, nextRef.current === undefined)));
         link.on("notification", (n: Notification) => {
             if (seen.current.has(n.id)) return;
             setNotes((list) => [n, ...list.filter((x) => x.id !== n.id)].slice(0, 50));
@@ -181,7 +167,10 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
             if (r.unread >= 0) setUnread(r.unread);
             else void loadNotes(false);
         });
-        link.on("announcement", (...args: unknown[]) => toast(announcementToast(args)));
+        link.on("announcement", (...args: unknown[]) => {
+            const t = announcementToast(args);
+            if (t) toast(t);
+        });
         link.start();
         return () => void link.stop();
     }, []);

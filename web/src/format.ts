@@ -6,16 +6,17 @@ export function count(n: number): string {
     return nf.format(n);
 }
 
+/** A size as the server writes it in notifications: "512 B", "11.2 MiB". */
 export function bytes(n: number | undefined): string {
     if (n === undefined || n === null) return "";
-    const units = ["B", "KB", "MB", "GB", "TB"];
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let v = n;
     let i = 0;
-    while (v >= 1000 && i < units.length - 1) {
-        v /= 1000;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
         i++;
     }
-    return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+    return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
 /** "3 s", "4 min 05 s", "1 h 02 min". */

@@ -111,8 +111,10 @@ export function Trace({ hubs }: { hubs: string[] }) {
                     (t) => html`<label><input type="checkbox" checked=${filter.types.includes(t)}
                         onChange=${(e: Event) => set("types", (e.target as HTMLInputElement).checked ? [...filter.types, t] : filter.types.filter((x) => x !== t))} />${t}</label>`,
                 )}
-                <label><input type="checkbox" checked=${filter.payload} onChange=${(e: Event) => set("payload", (e.target as HTMLInputElement).checked)} />payloads</label>
             </fieldset>
+            <div class="field check">
+                <label><input type="checkbox" checked=${filter.payload} onChange=${(e: Event) => set("payload", (e.target as HTMLInputElement).checked)} />Show payloads</label>
+            </div>
             <div class="actions">
                 <button class="primary" type="submit" data-testid="trace-start">${running ? "Apply filters" : "Start tracing"}</button>
                 ${running && html`<button type="button" class="secondary" onClick=${stop}>Stop</button>`}
@@ -132,7 +134,7 @@ export function Trace({ hubs }: { hubs: string[] }) {
                         <td><time datetime=${e.time}>${e.time?.slice(11, 23)}</time></td>
                         <td><span class=${`ev ev-${e.type}`}>${e.type}</span></td>
                         <td>${e.hub}</td>
-                        <td>${e.user}</td>
+                        <td>${e.user ?? (e.scope === "user" ? e.to : "")}</td>
                         <td class="mono">${e.connection}</td>
                         <td>${detail(e)}</td>
                     </tr>`)}

@@ -109,10 +109,14 @@ export function ExportForm({ onStarted }: Props) {
                 if (known) byField[d.param] = sentence(d.message);
                 else rest.push(`${d.param}: ${d.message}`);
             }
+            // The delimiter's refusal comes without details: it belongs beside its field.
+            if (!err.details.length && /delimiter/i.test(err.message) && format === "csv") byField.delimiter = err.message;
             setFieldErrors(byField);
             if (dataset.params.some((p) => byField[p.name])) setFiltersOpen(true);
             const retry = err.retryAfter ? ` Try again in ${err.retryAfter} s.` : "";
-            setFormError([err.message + retry, ...rest].join(" "));
+            // The fields say what is wrong with them; the form only points there.
+            const main = Object.keys(byField).length ? "Check the fields marked above." : err.message + retry;
+            setFormError([main, ...rest].join(" "));
         } finally {
             setBusy(false);
         }
@@ -137,7 +141,7 @@ export function ExportForm({ onStarted }: Props) {
                         setFormat(f);
                         if (SELF_COMPRESSED.has(f)) setCompression("none");
                     }}>
-                    ${dataset?.formats.map((f) => html`<option value=${f}>${f.toUpperCase()}</option>`)}
+                    ${dataset?.formats.map((f) => html`<option value=${f}>${formatName(f)}</option>`)}
                 </select>
             <//>
             <${Field} id="f-compression" label="Compression" error=${fieldErrors.compression}>
@@ -149,14 +153,14 @@ export function ExportForm({ onStarted }: Props) {
             <//>
             ${format === "csv" &&
             html`<${Field} id="f-delimiter" label="Delimiter" hint="One character; a comma when empty." error=${fieldErrors.delimiter}>
-                <input id="f-delimiter" class="narrow" maxlength="4" value=${delimiter} placeholder=","
+                <input id="f-delimiter" class="narrow" maxlength="1" value=${delimiter}
                     aria-invalid=${!!fieldErrors.delimiter} aria-describedby=${fieldErrors.delimiter ? "f-delimiter-error" : "f-delimiter-hint"}
                     onInput=${(e: Event) => setDelimiter((e.target as HTMLInputElement).value)} />
             <//>`}
         </div>
         ${!!dataset?.params.length &&
         html`<details class="filters" open=${filtersOpen} onToggle=${(e: Event) => setFiltersOpen((e.target as HTMLDetailsElement).open)}>
-            <summary>Filters <span class="muted small">(${dataset.params.length})</span></summary>
+            <summary>Filters</summary>
             <div class="fields">
                 ${dataset.params.map((p) => html`<${ParamField} key=${dataset.name + p.name} param=${p} value=${values[p.name] ?? ""} error=${fieldErrors[p.name]}
                     onChange=${(v: string | boolean) => set(p.name, v)} />`)}
@@ -168,6 +172,11 @@ export function ExportForm({ onStarted }: Props) {
             <span class="muted" role="status">${started}</span>
         </div>
     </form>`;
+}
+
+/** How people write the formats' names. */
+export function formatName(f: string): string {
+    return ({ csv: "CSV", jsonl: "JSON Lines", parquet: "Parquet", xlsx: "Excel (XLSX)" } as Record<string, string>)[f] ?? f.toUpperCase();
 }
 
 function sentence(s: string): string {
@@ -208,7 +217,7 @@ function ParamField({ param: p, value, error, onChange }: { param: DatasetParam;
             </div>`;
         case "enum":
             input = html`<select ...${common} value=${value} onChange=${text}>
-                ${!p.required && html`<option value="">(default)</option>`}
+                ${!p.required && html`<option value="">${p.default !== undefined && p.default !== null ? `Default (${p.default})` : "Any"}</option>`}
                 ${(p.values ?? []).map((v) => html`<option value=${v}>${v}</option>`)}
             </select>`;
             break;

@@ -49,8 +49,17 @@ export function Inbox({ notifications, unread, close, markRead, markAll, downloa
     useEffect(() => {
         ref.current?.focus();
         const onKey = (e: KeyboardEvent) => e.key === "Escape" && close();
+        // A click outside the inbox (and outside the bell, which toggles it) closes it.
+        const onClick = (e: MouseEvent) => {
+            const t = e.target as Element;
+            if (!ref.current?.contains(t) && !t.closest?.("[data-testid=bell]")) close();
+        };
         window.addEventListener("keydown", onKey);
-        return () => window.removeEventListener("keydown", onKey);
+        document.addEventListener("click", onClick);
+        return () => {
+            window.removeEventListener("keydown", onKey);
+            document.removeEventListener("click", onClick);
+        };
     }, []);
     return html`<div id="inbox" class="inbox card" role="dialog" aria-label="Notifications" tabindex="-1" ref=${ref} data-testid="inbox">
         <div class="inbox-head">

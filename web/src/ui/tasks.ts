@@ -64,7 +64,7 @@ function TaskItem({ task: t, cancel, download }: { task: Task; cancel(t: Task): 
             </div>
             <div class="muted small">
                 <time datetime=${t.createdAt} title=${dateTime(t.createdAt)}>started ${relative(t.createdAt)}</time>
-                ${t.finishedAt && t.startedAt && html` · took ${duration(Date.parse(t.finishedAt) - Date.parse(t.startedAt))}`}
+                ${t.finishedAt && t.startedAt && html` · took ${tookText(Date.parse(t.finishedAt) - Date.parse(t.startedAt))}`}
             </div>
             ${t.state === "running" && html`<${ProgressView} task=${t} />`}
             ${t.state === "queued" && html`<p class="muted small" data-testid="progress">${t.attempt > 1 ? "Back in the queue; it starts again when a worker is free." : "Waiting for a worker…"}</p>`}
@@ -77,7 +77,7 @@ function TaskItem({ task: t, cancel, download }: { task: Task; cancel(t: Task): 
                     ? html`<span class="expired" data-testid="expired">Expired</span>`
                     : html`<a class="button secondary" href=${r.downloadUrl} download=${r.fileName} data-testid="download"
                           onClick=${(e: Event) => download(r.downloadUrl!, e)}>Download</a>
-                          <span class="muted small">until ${dateTime(r.expiresAt)}</span>`}
+                          <span class="muted small">link valid until ${dateTime(r.expiresAt)}</span>`}
             </div>`}
             ${t.state === "succeeded" && !r && t.progress.message && html`<p class="muted small">${t.progress.message}</p>`}
             ${t.state === "failed" && html`<p class="error-text small">${t.error || "The task failed."}</p>`}
@@ -96,6 +96,10 @@ function TaskItem({ task: t, cancel, download }: { task: Task; cancel(t: Task): 
     </li>`;
 }
 
+function tookText(ms: number): string {
+    return ms < 1000 ? "under a second" : duration(ms);
+}
+
 function ProgressView({ task: t }: { task: Task }) {
     const p = t.progress;
     const known = p.total > 0;
@@ -111,7 +115,7 @@ function ProgressView({ task: t }: { task: Task }) {
         <div class=${`bar ${known ? "" : "indeterminate"}`} role="progressbar" aria-label=${`${t.title} progress`}
             aria-valuemin="0" aria-valuemax="100" aria-valuenow=${known ? Math.round(pct) : undefined}
             aria-valuetext=${parts.join(", ") || "Starting"}>
-            <span class="fill" style=${{ width: `${known ? pct : 100}%` }}></span>
+            <span class="fill" key=${known ? "known" : "unknown"} style=${{ width: `${known ? pct : 100}%` }}></span>
         </div>
         <div class="muted small" data-testid="progress">${parts.join(" · ") || p.message || "Starting…"}</div>
     </div>`;

@@ -10,8 +10,6 @@ export interface Toast {
     href?: string;
     linkLabel?: string;
     onLink?: (e: Event) => void;
-    /** The task it is about: its final update fills in what it made. */
-    taskId?: string;
 }
 
 /** How long a toast stays, unless the pointer or the focus is on it. */
