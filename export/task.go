@@ -350,10 +350,14 @@ func transient(err error) bool {
 		return false
 	}
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || pgconn.SafeToRetry(err) {
 		return true
 	}
+	// pgx reports a connection that a reset closed under a running query as "conn closed" (seen
+	// in the chaos suite: "copy postgres: commit: conn closed"); an export only reads, so trying
+	// it again is safe.
 	msg := err.Error()
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||
-		strings.Contains(msg, "bad connection") || strings.Contains(msg, "invalid connection")
+		strings.Contains(msg, "bad connection") || strings.Contains(msg, "invalid connection") ||
+		strings.Contains(msg, "conn closed") || strings.Contains(msg, "connection reset by peer")
 }
