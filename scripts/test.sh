@@ -16,7 +16,12 @@ step() { printf '\n== %s (%ss so far)\n' "$*" "$SECONDS"; }
 
 azurite_pidfile="$(mktemp -u "${TMPDIR:-/tmp}/herald-test-azurite.XXXXXX")"
 fuzz_log="$(mktemp "${TMPDIR:-/tmp}/herald-test-fuzz.XXXXXX")"
+web_pid=""
 cleanup() {
+	if [ -n "$web_pid" ] && kill -0 "$web_pid" 2>/dev/null; then
+		pkill -P "$web_pid" 2>/dev/null || true
+		kill "$web_pid" 2>/dev/null || true
+	fi
 	if [ -s "$azurite_pidfile" ]; then
 		echo "stopping the Azurite this run started (pid $(cat "$azurite_pidfile"))"
 		kill "$(cat "$azurite_pidfile")" 2>/dev/null || true
@@ -33,12 +38,28 @@ step "build (race detector)"
 "$MAKE" --no-print-directory build-race
 export HERALD_BIN="$PWD/bin/herald-race"
 
+# The web app's end-to-end suite (Chromium against the race binary) runs beside the Go tests,
+# which wait on databases and child processes much of the time; its output comes after theirs.
+step "the web app end to end, in the background beside the Go tests"
+web_log="$(mktemp "${TMPDIR:-/tmp}/herald-test-web.XXXXXX")"
+"$MAKE" --no-print-directory test-web >"$web_log" 2>&1 &
+web_pid=$!
+
 step "Azurite"
 AZURITE_PIDFILE="$azurite_pidfile" test/azurite/start.sh
 
 step "Go tests with the race detector"
 # -p 4: the slow packages wait on databases and child processes more than they compute.
 "$GO" test -race -count=1 -p 4 -timeout 15m ./...
+web_status=0
+wait "$web_pid" || web_status=$?
+step "the web app end to end: output"
+cat "$web_log"
+rm -f "$web_log"
+if [ "$web_status" -ne 0 ]; then
+	echo "FAILED: the web app end to end, exit $web_status" >&2
+	exit 1
+fi
 
 step "fuzzing (one core) and the benchmark smoke run, in the background, beside the interop suites"
 FUZZPARALLEL=1 "$MAKE" --no-print-directory fuzz >"$fuzz_log" 2>&1 &

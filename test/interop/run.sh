@@ -3,27 +3,18 @@
 # cluster suites (each starts its own cluster: three nodes, a worker, Redis, nginx) run one after
 # another in this shell's lane; the single-server suites run beside them, their output shown
 # after. Each lane runs its files one at a time. The chaos suite needs more than the 60 s a file
-# gets otherwise. The web app's end-to-end suite (web/e2e, Chromium) runs in the single-server
-# lane after its suites: that lane ends sooner than the cluster lane.
+# gets otherwise.
 set -u
 cd "$(dirname "$0")"
 log="$(mktemp)"
-(
-	node --test --test-concurrency=1 --test-timeout=60000 $(ls *.test.mjs | grep -v -e '^cluster' -e '^chaos')
-	s=$?
-	echo "== the web app end to end (web/e2e):"
-	(cd ../../web && npm ci --no-audit --no-fund --loglevel=error && npm test)
-	w=$?
-	echo "== single-server suites exit $s, web app exit $w"
-	[ "$s" -eq 0 ] && [ "$w" -eq 0 ]
-) >"$log" 2>&1 &
+node --test --test-concurrency=1 --test-timeout=60000 $(ls *.test.mjs | grep -v -e '^cluster' -e '^chaos') >"$log" 2>&1 &
 single=$!
 node --test --test-concurrency=1 --test-timeout=300000 cluster*.test.mjs chaos.test.mjs
 cluster=$?
 wait "$single"
 single=$?
 echo
-echo "== the single-server suites and the web app (they ran beside the cluster suites):"
+echo "== the single-server suites (they ran beside the cluster suites):"
 cat "$log"
 rm -f "$log"
 echo "== interop: cluster suites exit $cluster, single-server suites exit $single"
