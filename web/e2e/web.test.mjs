@@ -211,8 +211,11 @@ describe("web app", { skip: skip || false }, () => {
         // The broadcast goes through the same hub target as herald send --all.
         await admin.getByLabel("Message to every open page").fill("Deploy in 5 minutes");
         await admin.getByLabel("Level").selectOption("warning");
-        await admin.getByRole("button", { name: "Send" }).click();
-        await admin.getByText("Sent to every open page.").waitFor({ timeout: 10000 });
+        const sent = admin.waitForResponse((r) => r.url().endsWith("/api/admin/announcements"), { timeout: 30000 });
+        await admin.getByRole("button", { name: "Send", exact: true }).click();
+        const resp = await sent;
+        assert.equal(resp.status(), 202, `the announcement: ${resp.status()} ${await resp.text()}`);
+        await admin.getByText("Sent to every open page.").waitFor({ timeout: 30000 });
         for (const p of pages()) await toastsWith(p, "Deploy in 5 minutes").waitFor({ timeout: 10000 });
         assert.match(await toastsWith(bob, "Deploy in 5 minutes").getAttribute("class"), /toast-warning/);
         await screenshot("admin-broadcast", pages());
