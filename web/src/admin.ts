@@ -3,7 +3,8 @@
 import { html } from "htm/preact";
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, ApiError, session, signOut, tokenFromFragment, webConfig, whenUnauthorized, type Session, type WebConfig } from "./api";
+import { api, ApiError, type Session } from "./api";
+import { useSession } from "./session";
 import { Chart } from "./admin/chart";
 import { Trace } from "./admin/trace";
 import type { Stats } from "./admin/types";
@@ -16,23 +17,8 @@ const POLL = 2000;
 const HISTORY = 150;
 
 function Admin() {
-    const [sess, setSess] = useState<Session | null>(() => tokenFromFragment() ?? session());
-    const [config, setConfig] = useState<WebConfig | null>(null);
-    const [message, setMessage] = useState("");
-    useEffect(() => {
-        webConfig().then(setConfig, (e) => setMessage(e.message));
-        whenUnauthorized((e) => {
-            signOut();
-            setSess(null);
-            setMessage(`You were signed out: ${e.message}`);
-        });
-    }, []);
-    const out = () => {
-        signOut();
-        setSess(null);
-        setMessage("");
-    };
-    if (!sess) return html`<${Login} admin config=${config} message=${message} onSignedIn=${(s: Session) => { setMessage(""); setSess(s); }} />`;
+    const { session: sess, config, message, signedIn, signOut: out } = useSession();
+    if (!sess) return html`<${Login} admin config=${config} message=${message} onSignedIn=${signedIn} />`;
     if (!sess.roles.includes("admin"))
         return html`<main id="main" class="login"><div class="card login-card">
             <h1>Operators only</h1>

@@ -2,7 +2,8 @@
 import { html } from "htm/preact";
 import { render } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { api, ApiError, session, signOut, tokenFromFragment, webConfig, whenUnauthorized, type Session, type WebConfig } from "./api";
+import { api, ApiError, type Session, type WebConfig } from "./api";
+import { useSession } from "./session";
 import { download as downloadFile } from "./download";
 import { Link, type LinkStatus } from "./hub";
 import { announcementToast } from "./announce";
@@ -17,30 +18,9 @@ import "./style.css";
 const PAGE = 20;
 
 function App() {
-    const [sess, setSess] = useState<Session | null>(() => tokenFromFragment() ?? session());
-    const [config, setConfig] = useState<WebConfig | null>(null);
-    const [message, setMessage] = useState("");
-    useEffect(() => {
-        webConfig().then(setConfig, (e) => setMessage(e.message));
-        whenUnauthorized((e) => {
-            signOut();
-            setSess(null);
-            setMessage(`You were signed out: ${e.message}`);
-        });
-    }, []);
-    // A token's end signs the page out, saying why.
-    useEffect(() => {
-        if (!sess?.exp) return;
-        const t = setTimeout(() => {
-            signOut();
-            setSess(null);
-            setMessage("Your session ended. Sign in again.");
-        }, Math.max(0, sess.exp * 1000 - Date.now()));
-        return () => clearTimeout(t);
-    }, [sess]);
-    if (!sess) return html`<${Login} config=${config} message=${message} onSignedIn=${(s: Session) => { setMessage(""); setSess(s); }} />`;
-    return html`<${Home} key=${sess.token} session=${sess} config=${config}
-        onSignOut=${() => { signOut(); setSess(null); setMessage(""); }} />`;
+    const s = useSession();
+    if (!s.session) return html`<${Login} config=${s.config} message=${s.message} onSignedIn=${s.signedIn} />`;
+    return html`<${Home} key=${s.session.token} session=${s.session} config=${s.config} onSignOut=${s.signOut} />`;
 }
 
 /** Inserts or replaces t in a newest-first list; the later update wins. */

@@ -14,10 +14,15 @@ export async function download(url: string): Promise<void> {
         throw new Error(msg);
     }
     const name = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(r.headers.get("Content-Disposition") ?? "")?.[1] ?? url.split("/").pop()!.split("?")[0];
-    const href = URL.createObjectURL(await r.blob());
+    saveBlob(await r.blob(), decodeURIComponent(name));
+}
+
+/** Hands blob to the browser as a download named name. */
+export function saveBlob(blob: Blob, name: string): void {
+    const href = URL.createObjectURL(blob);
     const a = document.createElement("a");
     a.href = href;
-    a.download = decodeURIComponent(name);
+    a.download = name;
     document.body.append(a);
     a.click();
     a.remove();

@@ -1,5 +1,6 @@
 import { html } from "htm/preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { saveBlob } from "../download";
 import { streamEvents } from "./sse";
 import type { TraceEvent } from "./types";
 
@@ -74,16 +75,11 @@ export function Trace({ hubs }: { hubs: string[] }) {
         }
         setPaused(!paused);
     };
-    const exportJSONL = () => {
-        const blob = new Blob([events.map((e) => JSON.stringify(e)).join("\n") + "\n"], { type: "application/x-ndjson" });
-        const a = document.createElement("a");
-        a.href = URL.createObjectURL(blob);
-        a.download = `herald-trace-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`;
-        document.body.append(a);
-        a.click();
-        a.remove();
-        setTimeout(() => URL.revokeObjectURL(a.href), 60000);
-    };
+    const exportJSONL = () =>
+        saveBlob(
+            new Blob([events.map((e) => JSON.stringify(e)).join("\n") + "\n"], { type: "application/x-ndjson" }),
+            `herald-trace-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`,
+        );
     const set = (k: keyof Filter, v: unknown) => setFilter({ ...filter, [k]: v });
 
     return html`<section class="card trace" aria-labelledby="trace-title">
