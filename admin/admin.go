@@ -12,7 +12,7 @@ import (
 )
 
 // Role is the role every route of the package needs.
-const Role = "admin"
+const Role = auth.AdminRole
 
 // TracePath is the event stream's path: a stream, to be left out of the server's write timeout.
 const TracePath = "/api/admin/trace"

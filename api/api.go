@@ -17,7 +17,7 @@ import (
 )
 
 // AdminRole sees and cancels every user's tasks.
-const AdminRole = "admin"
+const AdminRole = auth.AdminRole
 
 // maxBody bounds request bodies of the API.
 const maxBody = 64 << 10

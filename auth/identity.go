@@ -8,6 +8,10 @@ import (
 	"unicode/utf8"
 )
 
+// AdminRole is the operators' role: it reads and cancels every user's tasks (api) and reaches the
+// operators' routes (admin). One name, so that the two cannot drift apart.
+const AdminRole = "admin"
+
 // Identity is who made a request.
 type Identity struct {
 	// UserID is the value of the configured user claim.
