@@ -65,8 +65,10 @@ func (s *Store) cancel(ctx context.Context, owner, id string) (*Task, error) {
 	if err := tx.commit(ctx); err != nil {
 		return nil, fmt.Errorf("cancel task %q: commit: %w", id, err)
 	}
-	s.interrupt(id)
+	// Tell the owner's pages before interrupting the work: what the work says once it has
+	// stopped (see Run) must reach them after "Cancelled.", not before it.
 	s.taskUpdated(ctx, t)
+	s.interrupt(id)
 	return t, nil
 }
 
