@@ -23,6 +23,23 @@ const REPORT_EVERY = Number(process.env.HERALD_CHAOS_REPORT_SECONDS ?? 60) * 100
 const STREAM = 40; // items per stream, 25 ms apart: a stream lasts about a second
 const WS = PAIRS[0]; // WebSockets/json: stateful reconnect works on WebSockets
 
+// The official JS client (10.0.11) leaves a failed resume's socket open and lets it feed the next
+// connection's handshake, then leaves that handshake's rejection unhandled (see repro-handshake.mjs
+// and the README's Guarantees); node:test would fail the run on it. That one client fault is counted
+// and reported, and the connection that hit it must still reconnect for the checks below. Every
+// other unhandled rejection goes to node:test's own handlers as before.
+const CLIENT_HANDSHAKE_BUG = /Expected a handshake response from the server/;
+let clientHandshakeBug = 0;
+function tolerateClientHandshakeBug() {
+    const prior = process.listeners("unhandledRejection");
+    process.removeAllListeners("unhandledRejection");
+    process.on("unhandledRejection", (e, p) => {
+        if (CLIENT_HANDSHAKE_BUG.test(String(e?.message ?? e))) { clientHandshakeBug++; return; }
+        if (prior.length === 0) throw e;
+        for (const l of prior) l(e, p);
+    });
+}
+
 /** A node's goroutines and its heap in use right after a garbage collection (pprof's heap profile
  * with gc=1 runs one first; RSS would not say: the Go runtime returns memory to the system lazily). */
 async function stats(i) {
@@ -49,6 +66,7 @@ async function postRetry(url, body, tok, what) {
 
 await clusterSuite("chaos.test.mjs", ["--faults"], () => {
     it(`${USERS} users run exports and streams for ${SECONDS} s of latency, resets and cuts between clients, nodes, Redis and PostgreSQL: nothing lost, doubled or misdelivered`, async (s, t) => {
+        tolerateClientHandshakeBug(); // node:test's handlers are in place once a test runs
         const nodes = info().nodes;
         await settle(nodes, "notifications");
         const proxy = await BlipProxy.start(nodes.map(BlipProxy.target));
@@ -149,7 +167,7 @@ await clusterSuite("chaos.test.mjs", ["--faults"], () => {
                     const get = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
                     return `rss ${(get("process_resident_memory_bytes") / 2 ** 20).toFixed(0)} MiB, ${get("go_goroutines")} goroutines, ${get("process_open_fds")} fds`;
                 }).map((x) => x.catch((e) => String(e))));
-                process.stdout.write(`[soak ${((Date.now() - t0) / 60000).toFixed(1)} min] streams ${d.length}, duration p50 ${p(0.5)} ms p99 ${p(0.99)} ms (${STREAM} items, ${STREAM * 25} ms unhurried); ${per.map((x, i) => `node${i}: ${x}`).join("; ")}\n`);
+                process.stdout.write(`[soak ${((Date.now() - t0) / 60000).toFixed(1)} min] streams ${d.length}, duration p50 ${p(0.5)} ms p99 ${p(0.99)} ms (${STREAM} items, ${STREAM * 25} ms unhurried); client handshake faults ${clientHandshakeBug}; ${per.map((x, i) => `node${i}: ${x}`).join("; ")}\n`);
             }, REPORT_EVERY);
             for (let k = 0; Date.now() - t0 < SECONDS * 1000; k++) {
                 const [name, act] = actions[k % actions.length];
@@ -198,7 +216,7 @@ await clusterSuite("chaos.test.mjs", ["--faults"], () => {
 
             const streams = users.reduce((a, u) => ({ ok: a.ok + u.streams.ok, failed: a.failed + u.streams.failed, broken: [...a.broken, ...u.streams.broken] }), { ok: 0, failed: 0, broken: [] });
             const recovered = users.reduce((a, u) => a + u.recovered, 0);
-            tell(s, t, `streams: ${streams.ok} complete, ${streams.failed} failed visibly; page messages recovered through Missed: ${recovered}; proxy resets ${proxy.cuts}`);
+            tell(s, t, `streams: ${streams.ok} complete, ${streams.failed} failed visibly; page messages recovered through Missed: ${recovered}; proxy resets ${proxy.cuts}; the official client's handshake fault (see above) ${clientHandshakeBug} times`);
             assert.deepEqual(streams.broken.slice(0, 5), [], `no stream had a gap or a duplicate (${streams.broken.length} did)`);
             assert.ok(streams.ok > users.length, "streams ran through the faults");
         } finally {
