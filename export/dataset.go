@@ -158,6 +158,14 @@ func (d *Dataset) compile(sources map[string]string) error {
 		}
 		byName[p.Name] = p
 	}
+	for _, p := range d.Params {
+		if p.After == "" {
+			continue
+		}
+		if q := byName[p.After]; q == nil || q == p || q.Type != p.Type {
+			return fmt.Errorf("parameter %q: after must name another parameter of type %s", p.Name, p.Type)
+		}
+	}
 	if strings.TrimSpace(d.SQL) == "" {
 		return fmt.Errorf("sql is empty")
 	}
@@ -287,6 +295,14 @@ func (d *Dataset) Bind(raw map[string]any) (data.Statement, error) {
 				continue
 			}
 			values[p.Name] = parsed
+		}
+	}
+	for _, p := range d.Params {
+		if p.After == "" || values[p.Name] == nil || values[p.After] == nil {
+			continue
+		}
+		if !greater(values[p.Name], values[p.After]) {
+			verr.Fields = append(verr.Fields, FieldError{p.Name, fmt.Sprintf("must be after %q (%s)", p.After, p.formatValue(values[p.After]))})
 		}
 	}
 	var unknown []string

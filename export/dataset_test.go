@@ -150,6 +150,39 @@ func TestFormatNamesInAnyLetterCase(t *testing.T) {
 	}
 }
 
+// A range's end must come after its start (the orders' "to" after "from"): a reversed range is
+// refused with both values named instead of exporting nothing. Either end alone is fine.
+func TestBindRefusesAReversedRange(t *testing.T) {
+	t.Parallel()
+	d, ok := Builtin().Get("orders", nil)
+	require.True(t, ok)
+	for _, bad := range []map[string]any{
+		{"from": "2026-03-01", "to": "2026-02-01"},
+		{"from": "2026-03-01", "to": "2026-03-01"}, // "to" is exclusive: an empty range
+	} {
+		_, err := d.Bind(bad)
+		var verr *ValidationError
+		require.ErrorAs(t, err, &verr)
+		require.Equal(t, []FieldError{{"to", `must be after "from" (2026-03-01)`}}, verr.Fields)
+	}
+	for _, good := range []map[string]any{
+		{"from": "2026-03-01", "to": "2026-03-02"},
+		{"from": "2026-03-01"},
+		{"to": "2026-03-01"},
+	} {
+		_, err := d.Bind(good)
+		require.NoError(t, err)
+	}
+	// Numbers compare too, and a bad start is reported once, not again as a bad range.
+	r, err := Parse([]byte(`datasets: [{name: a, params: [{name: lo, type: float}, {name: hi, type: float, after: lo}], sql: "SELECT :lo, :hi"}]`))
+	require.NoError(t, err)
+	a, _ := r.Get("a", nil)
+	_, err = a.Bind(map[string]any{"lo": 5.0, "hi": 2.5})
+	require.ErrorContains(t, err, `"hi" must be after "lo" (5)`)
+	_, err = a.Bind(map[string]any{"lo": "x", "hi": 2.5})
+	require.EqualError(t, err, `export: The parameters of "a" are not valid: "lo" must be a number.`)
+}
+
 func TestParseRejectsBadDatasets(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct{ yaml, msg string }{
@@ -165,6 +198,10 @@ func TestParseRejectsBadDatasets(t *testing.T) {
 		"duplicate":        {`datasets: [{name: a, sql: "SELECT 1"}, {name: a, sql: "SELECT 2"}]`, "defined twice"},
 		"unknown key":      {`datasets: [{name: a, sql: "SELECT 1", query: x}]`, "field query not found"},
 		"unterminated sql": {`datasets: [{name: a, sql: "SELECT 'x"}]`, "unterminated"},
+		"after unknown":    {`datasets: [{name: a, params: [{name: x, type: int, after: y}], sql: "SELECT :x"}]`, `after must name another parameter of type int`},
+		"after other type": {`datasets: [{name: a, params: [{name: x, type: int, after: y}, {name: y, type: float}], sql: "SELECT :x, :y"}]`, `after must name another parameter`},
+		"after itself":     {`datasets: [{name: a, params: [{name: x, type: int, after: x}], sql: "SELECT :x"}]`, `after must name another parameter`},
+		"after unordered":  {`datasets: [{name: a, params: [{name: x, type: string, after: y}, {name: y, type: string}], sql: "SELECT :x, :y"}]`, "only int, float, date and timestamp parameters have after"},
 	} {
 		_, err := Parse([]byte(tc.yaml))
 		require.ErrorContains(t, err, tc.msg, name)

@@ -32,6 +32,10 @@ type Param struct {
 	// Min and Max bound int and float parameters (inclusive) when set.
 	Min *float64 `yaml:"min" json:"min,omitempty"`
 	Max *float64 `yaml:"max" json:"max,omitempty"`
+	// After names another parameter of the same int, float, date or timestamp type that this
+	// one, when both are given, must be greater than: a range's end after its start ("to"
+	// after "from"), so that a reversed range is refused instead of exporting nothing.
+	After string `yaml:"after" json:"after,omitempty"`
 
 	def any // Default, parsed
 }
@@ -51,6 +55,9 @@ func (p *Param) check() error {
 	}
 	if (p.Min != nil || p.Max != nil) && p.Type != data.TypeInt && p.Type != data.TypeFloat {
 		return fmt.Errorf("parameter %q: only int and float parameters have min and max", p.Name)
+	}
+	if p.After != "" && !ordered(p.Type) {
+		return fmt.Errorf("parameter %q: only int, float, date and timestamp parameters have after", p.Name)
 	}
 	if p.Default != nil {
 		v, err := p.parse(p.Default)
@@ -227,4 +234,32 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+func ordered(t data.Type) bool {
+	return t == data.TypeInt || t == data.TypeFloat || t == data.TypeDate || t == data.TypeTimestamp
+}
+
+// greater reports whether a > b for two parsed values of one ordered type.
+func greater(a, b any) bool {
+	switch a := a.(type) {
+	case int64:
+		return a > b.(int64)
+	case float64:
+		return a > b.(float64)
+	case time.Time:
+		return a.After(b.(time.Time))
+	}
+	return false
+}
+
+// formatValue writes a parsed value back as a client would give it.
+func (p *Param) formatValue(v any) string {
+	if t, ok := v.(time.Time); ok {
+		if p.Type == data.TypeDate {
+			return t.Format(time.DateOnly)
+		}
+		return t.Format(time.RFC3339Nano)
+	}
+	return fmt.Sprint(v)
 }

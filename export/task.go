@@ -69,11 +69,15 @@ func (r Result) Link() string { return r.DownloadURL }
 
 // Summary is the success notification's body: "100,000 rows, 11.2 MiB.".
 func (r Result) Summary() string {
-	rows := "1 row"
-	if r.Rows != 1 {
-		rows = groupDigits(r.Rows) + " rows"
+	return fmt.Sprintf("%s, %s.", rowsText(r.Rows), FormatBytes(r.Bytes))
+}
+
+// rowsText says how many rows as people read it: "1 row", "52,224 rows".
+func rowsText(n int64) string {
+	if n == 1 {
+		return "1 row"
 	}
-	return fmt.Sprintf("%s, %s.", rows, FormatBytes(r.Bytes))
+	return groupDigits(n) + " rows"
 }
 
 // groupDigits writes n with a comma between groups of three digits.
@@ -257,7 +261,7 @@ func (s *Service) run(ctx context.Context, a Args, r *jobs.Reporter) (any, error
 		if total <= p.Rows {
 			total = 0
 		}
-		r.Update(p.Rows, total, p.Bytes, fmt.Sprintf("%d rows exported", p.Rows))
+		r.Update(p.Rows, total, p.Bytes, rowsText(p.Rows)+" exported")
 	})
 	if err == nil {
 		err = bw.Close()
@@ -270,7 +274,7 @@ func (s *Service) run(ctx context.Context, a Args, r *jobs.Reporter) (any, error
 		if errors.Is(context.Cause(ctx), jobs.ErrCancelled) {
 			// The cancelled task keeps this (jobs.Run): how far the export got, not the last
 			// "N rows exported", which claimed a file that is gone.
-			r.Update(stats.Rows, 0, stats.Bytes, fmt.Sprintf("Cancelled after %d rows; the partial file was deleted.", stats.Rows))
+			r.Update(stats.Rows, 0, stats.Bytes, fmt.Sprintf("Cancelled after %s; the partial file was deleted.", rowsText(stats.Rows)))
 		}
 		return nil, classify(ctx, err)
 	}
@@ -280,7 +284,7 @@ func (s *Service) run(ctx context.Context, a Args, r *jobs.Reporter) (any, error
 		s.discard(ctx, bw, key)
 		return nil, jobs.NewUserError("The download link could not be made.", err)
 	}
-	r.Update(stats.Rows, stats.Rows, stats.Bytes, fmt.Sprintf("%d rows exported", stats.Rows))
+	r.Update(stats.Rows, stats.Rows, stats.Bytes, rowsText(stats.Rows)+" exported")
 	return Result{
 		Dataset: plan.Dataset.Name, Format: string(plan.Format), Compression: string(plan.Compression),
 		Rows: stats.Rows, Bytes: stats.Bytes, FileName: name, DownloadURL: link, ExpiresAt: expires,
