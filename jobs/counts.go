@@ -6,8 +6,8 @@ import (
 	"fmt"
 )
 
-// CountByState counts every owner's tasks by state; a state no task is in is 0. It reads the
-// whole task table (there is no index on state): an operator's view, not a per-request one.
+// CountByState counts every owner's tasks by state; a state no task is in is 0. It counts over
+// the index on state (migration 4): an operator's view, not a per-request one.
 func (s *Store) CountByState(ctx context.Context) (map[State]int64, error) {
 	counts := map[State]int64{StateQueued: 0, StateRunning: 0, StateSucceeded: 0, StateFailed: 0, StateCancelled: 0}
 	rs, err := s.be.query(ctx, `SELECT state, COUNT(*) FROM herald_tasks GROUP BY state`)

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,4 +56,22 @@ func TestCountByStateAndRunning(t *testing.T) {
 		_, err = b.store.Cancel(ctx, "alice", long.ID)
 		require.NoError(t, err)
 	})
+}
+
+// The operators' counts read the index on state (migration 4), not the task table.
+func TestCountByStateUsesTheStateIndex(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testConfig(t, "sqlite"), false)
+	rs, err := b.store.be.query(context.Background(), `EXPLAIN QUERY PLAN SELECT state, COUNT(*) FROM herald_tasks GROUP BY state`)
+	require.NoError(t, err)
+	defer rs.Close()
+	var plan []string
+	for rs.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rs.Scan(&id, &parent, &unused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rs.Err())
+	require.Contains(t, strings.Join(plan, "\n"), "COVERING INDEX herald_tasks_state")
 }
