@@ -81,6 +81,8 @@ export interface DatasetParam {
     values?: string[];
     min?: number;
     max?: number;
+    /** Another parameter this one must be greater than when both are given (a range's end). */
+    after?: string;
 }
 
 export interface Dataset {

@@ -163,6 +163,7 @@ export function ExportForm({ onStarted }: Props) {
             <summary>Filters</summary>
             <div class="fields">
                 ${dataset.params.map((p) => html`<${ParamField} key=${dataset.name + p.name} param=${p} value=${values[p.name] ?? ""} error=${fieldErrors[p.name]}
+                    floor=${p.after ? values[p.after] : undefined}
                     onChange=${(v: string | boolean) => set(p.name, v)} />`)}
             </div>
         </details>`}
@@ -193,7 +194,8 @@ function Field({ id, label, hint, error, required, children }: { id: string; lab
     </div>`;
 }
 
-function ParamField({ param: p, value, error, onChange }: { param: DatasetParam; value: string | boolean; error?: string; onChange(v: string | boolean): void }) {
+/** floor: the value of the parameter this one must come after, which the date pickers start from. */
+function ParamField({ param: p, value, error, floor, onChange }: { param: DatasetParam; value: string | boolean; error?: string; floor?: string | boolean; onChange(v: string | boolean): void }) {
     const id = `p-${p.name}`;
     const label = p.title || p.name;
     const bounds =
@@ -227,10 +229,10 @@ function ParamField({ param: p, value, error, onChange }: { param: DatasetParam;
                 min=${p.min} max=${p.max} ...${common} value=${value} onInput=${text} />`;
             break;
         case "date":
-            input = html`<input type="date" ...${common} value=${value} onInput=${text} />`;
+            input = html`<input type="date" min=${floor || undefined} ...${common} value=${value} onInput=${text} />`;
             break;
         case "timestamp":
-            input = html`<input type="datetime-local" ...${common} value=${value} onInput=${text} />`;
+            input = html`<input type="datetime-local" min=${floor || undefined} ...${common} value=${value} onInput=${text} />`;
             break;
         default:
             input = html`<input type="text" ...${common} value=${value} onInput=${text} />`;
