@@ -325,7 +325,7 @@ func TestExports(t *testing.T) {
 	status, body = f.do(t, "POST", "/api/exports", alice, `{"dataset":"orders","format":"csv","compression":"gzip","params":{"from":"2026-01-01"}}`)
 	require.Equal(t, http.StatusAccepted, status, body)
 	require.Equal(t, "queued", body["state"])
-	require.Equal(t, "Export of Orders (CSV, gzip)", body["title"])
+	require.Equal(t, "Export of Orders (CSV, gzip) · Created on or after: 2026-01-01", body["title"])
 }
 
 // TestTokensOnlyInTheHeader: the REST API takes no token from the query string (it would land in

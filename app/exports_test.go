@@ -149,7 +149,7 @@ func TestExportEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, resp.StatusCode, task)
 	id := task["id"].(string)
 	require.Equal(t, "/api/tasks/"+id, resp.Header.Get("Location"))
-	require.Equal(t, "Export of Orders (CSV, gzip)", task["title"])
+	require.Equal(t, "Export of Orders (CSV, gzip) · status: paid", task["title"])
 
 	var note map[string]any
 	select {

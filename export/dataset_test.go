@@ -183,6 +183,45 @@ func TestBindRefusesAReversedRange(t *testing.T) {
 	require.EqualError(t, err, `export: The parameters of "a" are not valid: "lo" must be a number.`)
 }
 
+// A task's title names the filters it was given, so two exports of one dataset tell apart; what a
+// user typed is clipped and loses control and bidi-override characters.
+func TestTitleNamesTheFilters(t *testing.T) {
+	t.Parallel()
+	exp, err := New(Config{Registry: Builtin(), DefaultSourceURL: "sqlite:///nowhere.db"})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		params map[string]any
+		want   string
+	}{
+		{nil, "Export of Orders (CSV, gzip)"},
+		{map[string]any{"status": "paid", "from": "2026-01-01", "minAmount": json.Number("100.5")},
+			"Export of Orders (CSV, gzip) · Created on or after: 2026-01-01 · Status: paid · Minimum amount: 100.5"},
+		{map[string]any{"to": "2026-02-01", "status": nil}, "Export of Orders (CSV, gzip) · Created before: 2026-02-01"},
+	} {
+		plan, err := exp.Prepare(Request{Dataset: "orders", Format: "csv", Compression: "gzip", Params: tc.params}, nil)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, plan.Title())
+	}
+
+	reg, err := Parse([]byte(`datasets: [{name: a, title: A, params: [{name: q, type: string, title: Search}], sql: "SELECT :q"}]`))
+	require.NoError(t, err)
+	exp, err = New(Config{Registry: reg, DefaultSourceURL: "sqlite:///nowhere.db"})
+	require.NoError(t, err)
+	plan, err := exp.Prepare(Request{Dataset: "a", Format: "csv", Params: map[string]any{"q": "ab\u202ecd\x01" + strings.Repeat("x", 100)}}, nil)
+	require.NoError(t, err)
+	require.Equal(t, "Export of A (CSV) · Search: abcd"+strings.Repeat("x", 35)+"…", plan.Title())
+	reg, err = Parse([]byte(`datasets: [{name: a, params: [{name: a, type: string}, {name: b, type: string}, {name: c, type: string},
+		{name: d, type: string}, {name: e, type: string}], sql: "SELECT :a, :b, :c, :d, :e"}]`))
+	require.NoError(t, err)
+	exp, err = New(Config{Registry: reg, DefaultSourceURL: "sqlite:///nowhere.db"})
+	require.NoError(t, err)
+	long := strings.Repeat("é", 50)
+	plan, err = exp.Prepare(Request{Dataset: "a", Format: "csv", Params: map[string]any{"a": long, "b": long, "c": long, "d": long, "e": long}}, nil)
+	require.NoError(t, err)
+	require.Len(t, []rune(plan.Title()), 200, "the whole title is clipped too")
+	require.True(t, strings.HasSuffix(plan.Title(), "é…"))
+}
+
 func TestParseRejectsBadDatasets(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct{ yaml, msg string }{

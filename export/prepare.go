@@ -29,6 +29,8 @@ type Plan struct {
 	Format      format.Format
 	Compression format.Compression
 	Options     format.Options
+	// filters are the parameters the request gave, as "Title: value", for Title.
+	filters []string
 }
 
 // FileName is the plan's file name for an export started at t.
@@ -39,13 +41,67 @@ func (p *Plan) FileName(t time.Time) string {
 // ContentType is the MIME type of the plan's file.
 func (p *Plan) ContentType() string { return format.ContentType(p.Format, p.Compression) }
 
-// Title describes the export to its owner, e.g. "Export of Orders (CSV, gzip)".
+// Title describes the export to its owner, with the filters it was given, so that two exports
+// of one dataset tell apart: "Export of Orders (CSV, gzip) · Status: paid · Created on or after:
+// 2026-01-01". At most maxTitle characters.
 func (p *Plan) Title() string {
 	t := fmt.Sprintf("Export of %s (%s", p.Dataset.Title, strings.ToUpper(string(p.Format)))
 	if p.Compression != format.None {
 		t += ", " + string(p.Compression)
 	}
-	return t + ")"
+	t += ")"
+	for _, f := range p.filters {
+		t += " · " + f
+	}
+	return clip(t, maxTitle)
+}
+
+const (
+	maxTitle       = 200
+	maxFilterValue = 40
+)
+
+// describeFilters writes each parameter the request gave (in the dataset's order) as
+// "Title: value", the value as a client would write it, clipped, without control or
+// bidirectional-override characters.
+func describeFilters(d *Dataset, raw map[string]any) []string {
+	var out []string
+	for _, p := range d.Params {
+		v, given := raw[p.Name]
+		if !given || v == nil {
+			continue
+		}
+		parsed, err := p.parse(v)
+		if err != nil {
+			continue // Bind has refused the request already
+		}
+		name := p.Title
+		if name == "" {
+			name = p.Name
+		}
+		out = append(out, name+": "+clip(printable(p.formatValue(parsed)), maxFilterValue))
+	}
+	return out
+}
+
+// printable drops control characters and the bidirectional formatting ones (U+202A–U+202E,
+// U+2066–U+2069), which could make a title read otherwise than it is.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// clip cuts s to at most n characters, ending in "…" when cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // ErrUnknownDataset is returned by Prepare for a dataset that does not
@@ -114,7 +170,7 @@ func (e *Exporter) Prepare(req Request, roles []string) (*Plan, error) {
 		}
 		return nil, err
 	}
-	return &Plan{Dataset: d, Statement: st, Format: f, Compression: c, Options: opts}, nil
+	return &Plan{Dataset: d, Statement: st, Format: f, Compression: c, Options: opts, filters: describeFilters(d, req.Params)}, nil
 }
 
 // userText turns a package error into a sentence for users: the format
