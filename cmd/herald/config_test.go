@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -93,4 +94,15 @@ func TestUnknownEnvironmentIsRefused(t *testing.T) {
 	err = checkEnviron(k, []string{"HERALD_JWT_SECRETT=x", "HERALD_NOPE=1"})
 	require.ErrorContains(t, err, "HERALD_JWT_SECRETT (did you mean HERALD_JWT_SECRET?)")
 	require.ErrorContains(t, err, "HERALD_NOPE")
+}
+
+// herald send needs exactly one addressee; its usage line no longer reads as if it needed all four.
+func TestSendNeedsOneAddressee(t *testing.T) {
+	c := parse(t, "", nil, "send", "--target", "announcement")
+	require.EqualError(t, c.Send.Run(context.Background()), "say whom to send to: one of --user, --group, --all or --connection")
+	var cl cli
+	k, err := kong.New(&cl, kong.DefaultEnvars("HERALD"), defaults())
+	require.NoError(t, err)
+	_, err = k.Parse([]string{"send", "--target", "x", "--all", "--user", "a"})
+	require.ErrorContains(t, err, "can't be used together")
 }

@@ -63,10 +63,10 @@ type sendCmd struct {
 	Endpoint         string        `help:"The server's URL when no connection string is given." default:"http://127.0.0.1:8080"`
 	DataDir          string        `name:"data-dir" help:"Where the local server keeps its access key, when no connection string is given." default:"${jobs_data_dir}" type:"path"`
 	Hub              string        `help:"Hub to send on." default:"notifications"`
-	User             string        `help:"Send to every connection of this user." xor:"to" required:""`
-	Group            string        `help:"Send to every connection in this group." xor:"to" required:""`
-	All              bool          `help:"Send to every connection of the hub." xor:"to" required:""`
-	Connection       string        `help:"Send to one connection." xor:"to" required:""`
+	User             string        `help:"(one of --user, --group, --all, --connection) Send to every connection of this user." xor:"to"`
+	Group            string        `help:"(one of --user, --group, --all, --connection) Send to every connection in this group." xor:"to"`
+	All              bool          `help:"(one of --user, --group, --all, --connection) Send to every connection of the hub." xor:"to"`
+	Connection       string        `help:"(one of --user, --group, --all, --connection) Send to one connection." xor:"to"`
 	Exclude          []string      `help:"Connection ids that must not get it (with --all or --group)." placeholder:"ID,..."`
 	Target           string        `help:"Client method to invoke (e.g. notification, announcement)." required:""`
 	Args             string        `help:"Arguments, a JSON array." default:"[]"`
@@ -75,6 +75,9 @@ type sendCmd struct {
 }
 
 func (s *sendCmd) Run(ctx context.Context) error {
+	if s.User == "" && s.Group == "" && !s.All && s.Connection == "" {
+		return errors.New("say whom to send to: one of --user, --group, --all or --connection")
+	}
 	args, err := decodeArgs(s.Args)
 	if err != nil {
 		return err
@@ -119,7 +122,7 @@ func (s *sendCmd) Run(ctx context.Context) error {
 	case result.ReceivingNodes == 0:
 		fmt.Fprintln(os.Stderr, "sent, but nobody was connected to receive it")
 	case result.ReceivingNodes > 0:
-		fmt.Fprintf(os.Stderr, "sent (%d node(s) held a receiver)\n", result.ReceivingNodes)
+		fmt.Fprintf(os.Stderr, "sent to the connections on %s\n", plural(result.ReceivingNodes, "node"))
 	default:
 		fmt.Fprintln(os.Stderr, "sent")
 	}
@@ -135,4 +138,12 @@ func decodeArgs(s string) ([]any, error) {
 		return nil, fmt.Errorf("--args must be a JSON array, e.g. '[{\"title\":\"Hi\"}]'")
 	}
 	return args, nil
+}
+
+// plural writes "1 node", "3 nodes".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
