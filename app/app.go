@@ -198,13 +198,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// every request that starts one. The probe is a small write, cached (Config.Readiness).
 		if err := s.dbWrites.check(r.Context()); err != nil {
 			httpx.WriteError(w, http.StatusServiceUnavailable, "database_unavailable",
-				fmt.Sprintf("The task database does not take writes (%v).", err))
+				fmt.Sprintf("The task database does not take writes (%s); the node's log has the details.", writeFailure(err)))
 			return
 		}
 		// Cut off from Redis, a node still serves its own connections: it stays in the load
 		// balancer, and says it is degraded.
 		if err := s.backplaneErr(); err != nil {
-			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "degraded", "backplane": err.Error()})
+			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "degraded", "backplane": "unreachable; the node's log has the details"})
 			return
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -81,4 +82,23 @@ func (p *writeProbe) check(ctx context.Context) error {
 	}
 	p.at, p.err = time.Now(), err
 	return err
+}
+
+// writeFailure names the kind of a failed write probe for /readyz, which anyone may read: the
+// error itself (a host name, a file path, a driver's text) goes to the log only.
+func writeFailure(err error) string {
+	msg := strings.ToLower(err.Error())
+	switch {
+	case strings.HasPrefix(msg, "no write within "):
+		what, _, _ := strings.Cut(err.Error(), ":")
+		return what
+	case strings.Contains(msg, "full") || strings.Contains(msg, "no space") || strings.Contains(msg, "too large"):
+		return "disk full"
+	case strings.Contains(msg, "read-only") || strings.Contains(msg, "readonly"):
+		return "read-only"
+	case strings.Contains(msg, "refused") || strings.Contains(msg, "reset") || strings.Contains(msg, "closed") ||
+		strings.Contains(msg, "no such host") || strings.Contains(msg, "unreachable"):
+		return "unreachable"
+	}
+	return "the write failed"
 }
