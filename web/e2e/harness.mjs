@@ -38,6 +38,17 @@ export async function freePort() {
     return port;
 }
 
+/** The records of a CSV text: a line break inside quotes (a field with one) is no record's end. */
+export function csvRecords(text) {
+    let n = 0;
+    let quoted = false;
+    for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 34) quoted = !quoted;
+        else if (c === 10 && !quoted) n++;
+    }
+    return text.endsWith("\n") ? n : n + 1;
+}
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A herald serve process on a data dir of its own, restartable on the same port. */
@@ -103,6 +114,11 @@ export class Server {
     send(...args) {
         return execFileSync(herald, ["send", "--endpoint", this.url, "--data-dir", this.dir, ...args], { stdio: "pipe" }).toString();
     }
+
+    /** `herald token`: a token this server accepts, given the same JWT flags. */
+    token(user, ...args) {
+        return execFileSync(herald, ["token", "--data-dir", this.dir, "--user", user, ...args], { stdio: "pipe" }).toString().trim();
+    }
 }
 
 export async function launch() {
@@ -138,17 +154,23 @@ export async function openPage(browser, name, device) {
 }
 
 let shots = 0;
-rmSync(artifacts, { recursive: true, force: true });
-/** Screenshots every page (full page) under artifacts/NN-step-name.png and prints the paths. */
+let shotDir = artifacts;
+/** Starts a suite's screenshots in artifacts/suite, emptied first; returns the folder. */
+export function artifactsOf(suite) {
+    shotDir = path.join(artifacts, suite);
+    rmSync(shotDir, { recursive: true, force: true });
+    return shotDir;
+}
+/** Screenshots every page (full page) under artifacts/suite/NN-step-name.png and prints the paths. */
 export async function screenshot(step, pages) {
-    mkdirSync(artifacts, { recursive: true });
+    mkdirSync(shotDir, { recursive: true });
     const n = String(++shots).padStart(2, "0");
     for (const p of pages) {
         // Nothing may stick out sideways, at phone width least of all.
         // screen.width: a phone's layout viewport grows with content that is too wide.
         const wide = await p.evaluate(() => document.documentElement.scrollWidth - Math.min(window.innerWidth, screen.width));
         if (wide > 0) p.problems.push(`${p.personName}: at step ${step} the page is ${wide} px wider than the screen`);
-        const file = path.join(artifacts, `${n}-${step}-${p.personName}.png`);
+        const file = path.join(shotDir, `${n}-${step}-${p.personName}.png`);
         await p.screenshot({ path: file, fullPage: true });
         process.stdout.write(`screenshot: ${file}\n`);
     }

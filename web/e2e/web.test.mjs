@@ -3,21 +3,10 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { DESKTOP, PHONE, Server, artifacts, axeProblems, devSignIn, launch, missing, openPage, screenshot, sleep } from "./harness.mjs";
+import { DESKTOP, PHONE, Server, artifactsOf, axeProblems, csvRecords, devSignIn, launch, missing, openPage, screenshot, sleep } from "./harness.mjs";
 
 const ROWS = 100000;
 
-/** The records of a CSV text: a line break inside quotes (a field with one) is no record's end. */
-function csvRecords(text) {
-    let n = 0;
-    let quoted = false;
-    for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        if (c === 34) quoted = !quoted;
-        else if (c === 10 && !quoted) n++;
-    }
-    return text.endsWith("\n") ? n : n + 1;
-}
 const skip = missing();
 
 describe("web app", { skip: skip || false }, () => {
@@ -28,7 +17,7 @@ describe("web app", { skip: skip || false }, () => {
         server = new Server({ rows: ROWS });
         await server.start();
         browser = await launch();
-        process.stdout.write(`screenshots go to ${artifacts}\n`);
+        process.stdout.write(`screenshots go to ${artifactsOf("users")}\n`);
     });
 
     after(async () => {
@@ -131,6 +120,12 @@ describe("web app", { skip: skip || false }, () => {
         const row2 = taskRow(alice2, id);
         await row2.waitFor({ timeout: 10000 });
         await row2.getByTestId("cancel").click();
+        // It asks first; "Keep it" changes nothing, "Yes, cancel" cancels.
+        await row2.getByTestId("cancel-keep").click();
+        assert.notEqual(await row2.getAttribute("data-state"), "cancelled", "Keep it leaves the task as it was");
+        await row2.getByTestId("cancel").click();
+        await screenshot("cancel-confirm", [alice2]);
+        await row2.getByTestId("cancel-confirm").click();
         for (const p of [alice1, alice2]) {
             await p.locator(`[data-testid=task][data-task-id="${id}"][data-state=cancelled]`).waitFor({ timeout: 30000 });
         }
@@ -141,6 +136,9 @@ describe("web app", { skip: skip || false }, () => {
     test("a bad parameter shows the server's message beside its field", async () => {
         await alice1.getByLabel("Format").selectOption("csv");
         await alice1.getByLabel("Minimum amount").fill("-5");
+        // A reversed date range is refused too, beside the end date.
+        await alice1.getByLabel("Created on or after").fill("2026-03-01");
+        await alice1.getByLabel("Created before").fill("2026-02-01");
         const answered = alice1.waitForResponse((r) => r.url().endsWith("/api/exports"));
         await alice1.getByRole("button", { name: "Start export" }).click();
         const resp = await answered;
@@ -150,14 +148,40 @@ describe("web app", { skip: skip || false }, () => {
         const shown = await field.getByTestId("field-error").textContent();
         assert.equal(shown.toLowerCase().replace(/\.$/, ""), serverMessage.toLowerCase().replace(/\.$/, ""));
         assert.equal(await alice1.getByLabel("Minimum amount").getAttribute("aria-invalid"), "true");
+        const rangeMessage = (await resp.json()).error.details.find((d) => d.param === "to")?.message;
+        assert.match(rangeMessage ?? "", /must be after "from"/);
+        assert.equal(await alice1.locator('[data-field="p-to"]').getByTestId("field-error").count(), 1, "the range's refusal shows beside the end date");
         await screenshot("bad-parameter", [alice1]);
         await alice1.getByLabel("Minimum amount").fill("");
+        await alice1.getByLabel("Created on or after").fill("");
+        await alice1.getByLabel("Created before").fill("");
     });
 
     test("an announcement from herald send reaches all three pages", async () => {
         server.send("--all", "--target", "announcement", "--args", '["Maintenance at 18:00 UTC"]');
         for (const p of pages()) await toastsWith(p, "Maintenance at 18:00 UTC").waitFor({ timeout: 10000 });
         await screenshot("announcement", pages());
+    });
+
+    test("a task that fails shows its reason and one error toast on each of alice's pages, none on bob's", async () => {
+        const id = await alice1.evaluate(async () => {
+            const r = await fetch("/api/demo/tasks", {
+                method: "POST",
+                headers: { Authorization: `Bearer ${sessionStorage.getItem("herald.token")}`, "Content-Type": "application/json" },
+                body: JSON.stringify({ steps: 3, stepMs: 100, failAtStep: 2 }),
+            });
+            return (await r.json()).id;
+        });
+        for (const p of [alice1, alice2]) {
+            await p.locator(`[data-testid=task][data-task-id="${id}"][data-state=failed]`).waitFor({ timeout: 15000 });
+            assert.match(await taskRow(p, id).textContent(), /Failed at step 2 of 3\./, `${p.personName}: the task says why`);
+            const toast = p.locator("[data-testid=toast].toast-error", { hasText: "Failed at step 2 of 3." });
+            await toast.waitFor({ timeout: 10000 });
+            assert.equal(await toast.count(), 1, `${p.personName}: exactly one error toast`);
+        }
+        await screenshot("failed", [alice1, alice2]);
+        assert.equal(await taskRow(bob, id).count(), 0, "bob sees no task of alice's");
+        assert.equal(await bob.locator("[data-testid=toast].toast-error").count(), 0, "nor her failure's toast");
     });
 
     test("the server restarts: the pages say so, reconnect, and show the truth", async () => {

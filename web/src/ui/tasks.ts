@@ -1,5 +1,5 @@
 import { html } from "htm/preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { bytes, count, dateTime, duration, relative } from "../format";
 import { isActive, isExportResult, TASK_STATES, type Task, type TaskState } from "../types";
 
@@ -52,7 +52,6 @@ export function TaskList({ tasks, filter, setFilter, hasMore, loading, error, lo
 }
 
 function TaskItem({ task: t, cancel, download }: { task: Task; cancel(t: Task): Promise<void>; download(url: string, e: Event): void }) {
-    const [cancelling, setCancelling] = useState(false);
     const r = isExportResult(t.result) ? t.result : undefined;
     const expired = !!r && (r.expired || !r.downloadUrl || Date.parse(r.expiresAt) < Date.now());
     return html`<li class=${`task task-${t.state}`} data-testid="task" data-task-id=${t.id} data-state=${t.state}>
@@ -83,8 +82,32 @@ function TaskItem({ task: t, cancel, download }: { task: Task; cancel(t: Task): 
             ${t.state === "failed" && html`<p class="error-text small">${t.error || "The task failed."}</p>`}
             ${t.state === "cancelled" && html`<p class="muted small">${t.progress.message || "Cancelled."}</p>`}
         </div>
-        ${isActive(t.state) &&
-        html`<button type="button" class="secondary" disabled=${cancelling} data-testid="cancel" aria-label=${`Cancel ${t.title}`}
+        ${isActive(t.state) && html`<${CancelControl} task=${t} cancel=${cancel} />`}
+    </li>`;
+}
+
+/** Cancel asks once more before it throws a task's work away: the first press offers "Yes, cancel"
+ * (focused) and "Keep it"; Escape keeps it. */
+function CancelControl({ task: t, cancel }: { task: Task; cancel(t: Task): Promise<void> }) {
+    const [asking, setAsking] = useState(false);
+    const [cancelling, setCancelling] = useState(false);
+    const yes = useRef<HTMLButtonElement>(null);
+    const ask = useRef<HTMLButtonElement>(null);
+    const keep = () => {
+        setAsking(false);
+        setTimeout(() => ask.current?.focus());
+    };
+    useEffect(() => {
+        if (asking) yes.current?.focus();
+    }, [asking]);
+    if (!asking) {
+        return html`<button type="button" class="secondary" ref=${ask} data-testid="cancel" aria-label=${`Cancel ${t.title}`}
+            onClick=${() => setAsking(true)}>Cancel</button>`;
+    }
+    return html`<div class="confirm" role="group" aria-label=${`Cancel ${t.title}?`}
+        onKeyDown=${(e: KeyboardEvent) => e.key === "Escape" && !cancelling && keep()}>
+        <span class="small">Cancel this task?</span>
+        <button type="button" class="danger" ref=${yes} disabled=${cancelling} data-testid="cancel-confirm"
             onClick=${async () => {
                 setCancelling(true);
                 try {
@@ -92,8 +115,9 @@ function TaskItem({ task: t, cancel, download }: { task: Task; cancel(t: Task): 
                 } finally {
                     setCancelling(false);
                 }
-            }}>${cancelling ? "Cancelling…" : "Cancel"}</button>`}
-    </li>`;
+            }}>${cancelling ? "Cancelling…" : "Yes, cancel"}</button>
+        <button type="button" class="secondary" disabled=${cancelling} data-testid="cancel-keep" onClick=${keep}>Keep it</button>
+    </div>`;
 }
 
 function tookText(ms: number): string {
