@@ -19,6 +19,8 @@ export function Chart({ series, label, seconds }: { series: Series[]; label: str
     return html`<figure class="chart">
         <svg viewBox=${`0 0 ${W} ${H}`} role="img" aria-label=${label} preserveAspectRatio="none">
             <line x1="0" y1=${H - pad} x2=${W} y2=${H - pad} class="axis" />
+            <line x1="0" y1=${pad} x2=${W} y2=${pad} class="grid" vector-effect="non-scaling-stroke" />
+            <line x1="0" y1=${H / 2} x2=${W} y2=${H / 2} class="grid" vector-effect="non-scaling-stroke" />
             ${series.map((s) => {
                 const max = Math.max(1, ...s.points);
                 const off = n - s.points.length;
@@ -26,12 +28,12 @@ export function Chart({ series, label, seconds }: { series: Series[]; label: str
                 return html`<polyline class=${`line ${s.className}`} points=${pts} fill="none" vector-effect="non-scaling-stroke" />`;
             })}
         </svg>
+        <div class="chart-x muted" aria-hidden="true"><span>${Math.round(seconds / 60)} min ago</span><span>each line's peak at the top, half of it in the middle</span><span>now</span></div>
         <figcaption>
             ${series.map(
                 (s) => html`<span class="legend"><span class=${`swatch ${s.className}`} aria-hidden="true"></span>${s.name}:
                     <strong>${fmt(s.points[s.points.length - 1] ?? 0)}</strong> <span class="muted">(peak ${fmt(Math.max(0, ...s.points))})</span></span>`,
             )}
-            <span class="muted">last ${Math.round(seconds / 60)} min</span>
         </figcaption>
     </figure>`;
 }
