@@ -117,6 +117,7 @@ type serveCmd struct {
 	HTTPIdleTimeout  time.Duration `name:"http-idle-timeout" help:"Time a keep-alive connection may idle between requests." default:"120s"`
 	MetricsAddr      string        `name:"metrics-addr" help:"Serve /metrics on this (private) address instead of the public one." placeholder:"ADDR"`
 	PprofAddr        string        `name:"pprof-addr" help:"Serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default." placeholder:"ADDR"`
+	NodeID           string        `name:"node-id" help:"This node's name in the operators' counts and live trace (default: a random id, new at each start)." placeholder:"NAME"`
 }
 
 func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
@@ -129,6 +130,7 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 		Auth: authCfg, ShutdownTimeout: s.ShutdownTimeout, Logger: logger,
 		Hub: s.options(), Cluster: s.cluster(), Manage: s.manage(s.PublicURL),
 	}
+	cfg.Monitor.NodeID = s.NodeID
 	srv, err := app.New(ctx, cfg)
 	if err != nil {
 		return err
