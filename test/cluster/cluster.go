@@ -287,6 +287,8 @@ func (c *Cluster) newNode(e *environment, name string, port int, second bool) *p
 	if !c.cfg.NodeWorkers && !second {
 		args = append(args, "--no-workers")
 	}
+	// The operators' page and herald trace name the node as the runner does.
+	args = append(args, "--node-id", strings.ReplaceAll(name, "/", "-"))
 	pprof := ""
 	if c.cfg.Faults {
 		// The chaos test reads each node's heap after a GC (/debug/pprof/heap?gc=1).
