@@ -22,6 +22,10 @@ const SECONDS = Number(process.env.HERALD_CHAOS_SECONDS ?? 40);
 const REPORT_EVERY = Number(process.env.HERALD_CHAOS_REPORT_SECONDS ?? 60) * 1000;
 const STREAM = 40; // items per stream, 25 ms apart: a stream lasts about a second
 const WS = PAIRS[0]; // WebSockets/json: stateful reconnect works on WebSockets
+// Each connection keeps about its last KEEP log lines and messages: kept whole, 400 connections'
+// records filled the test process's 4 GB heap after 15 minutes of soak, and its garbage collector
+// then stalled it long enough for the stream connections to give up reconnecting.
+const KEEP = 2000;
 
 // The official JS client (10.0.11) leaves a failed resume's socket open and lets it feed the next
 // connection's handshake, then leaves that handshake's rejection unhandled (see repro-handshake.mjs
@@ -86,7 +90,7 @@ await clusterSuite("chaos.test.mjs", ["--faults"], () => {
                 };
                 u.page = s.build({
                     url: `${proxy.url}/hubs/notifications`, pair: WS, statefulReconnect: true,
-                    reconnectDelays: [0, 500, 1000, 2000, 2000, 2000, 2000, 2000], token: token(user), label: `page ${i}`,
+                    reconnectForever: true, token: token(user), label: `page ${i}`, keep: KEEP,
                 });
                 u.page.hub.on("taskUpdated", (a) => apply("taskUpdated", a));
                 u.page.hub.on("notification", (a) => apply("notification", a));
@@ -96,7 +100,7 @@ await clusterSuite("chaos.test.mjs", ["--faults"], () => {
                         for (const x of m.messages) { u.recovered++; apply(x.target, x.arg); }
                     } catch { /* the next reconnect or the final check catches up */ }
                 });
-                u.conf = s.build({ url: `${proxy.url}/hubs/conformance`, pair: WS, statefulReconnect: true, token: token(user), label: `streams ${i}` });
+                u.conf = s.build({ url: `${proxy.url}/hubs/conformance`, pair: WS, statefulReconnect: true, reconnectForever: true, token: token(user), label: `streams ${i}`, keep: KEEP });
                 users.push(u);
             }
             const start = async (c) => {
@@ -167,7 +171,7 @@ await clusterSuite("chaos.test.mjs", ["--faults"], () => {
                     const get = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
                     return `rss ${(get("process_resident_memory_bytes") / 2 ** 20).toFixed(0)} MiB, ${get("go_goroutines")} goroutines, ${get("process_open_fds")} fds`;
                 }).map((x) => x.catch((e) => String(e))));
-                process.stdout.write(`[soak ${((Date.now() - t0) / 60000).toFixed(1)} min] streams ${d.length}, duration p50 ${p(0.5)} ms p99 ${p(0.99)} ms (${STREAM} items, ${STREAM * 25} ms unhurried); client handshake faults ${clientHandshakeBug}; ${per.map((x, i) => `node${i}: ${x}`).join("; ")}\n`);
+                process.stdout.write(`[soak ${((Date.now() - t0) / 60000).toFixed(1)} min] streams ${d.length}, duration p50 ${p(0.5)} ms p99 ${p(0.99)} ms (${STREAM} items, ${STREAM * 25} ms unhurried); client handshake faults ${clientHandshakeBug}; connected: ${users.filter((u) => u.page.hub.state === "Connected").length} pages, ${users.filter((u) => u.conf.hub.state === "Connected").length} stream connections of ${users.length}; test process heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB; ${per.map((x, i) => `node${i}: ${x}`).join("; ")}\n`);
             }, REPORT_EVERY);
             for (let k = 0; Date.now() - t0 < SECONDS * 1000; k++) {
                 const [name, act] = actions[k % actions.length];
@@ -196,7 +200,12 @@ await clusterSuite("chaos.test.mjs", ["--faults"], () => {
             });
 
             // Every page is connected again and catches up with its feed.
-            await waitUntil(async () => users.every((u) => u.page.hub.state === "Connected"), 30000, "every page to be connected");
+            // Both connections of every user retry without end, as the web app does: each must be back.
+            await waitUntil(async () => users.every((u) => u.page.hub.state === "Connected" && u.conf.hub.state === "Connected"), 30000,
+                "every page and stream connection to be connected").catch((e) => {
+                const down = users.filter((u) => u.page.hub.state !== "Connected" || u.conf.hub.state !== "Connected");
+                throw new Error(`${e.message}: ${down.length} users not, e.g. ${down.slice(0, 2).map((u) => `${u.page.dump(20)}\n${u.conf.dump(20)}`).join("\n")}`);
+            });
             let incomplete = 0;
             for (const u of users) {
                 const m = await u.page.hub.invoke("Missed", 0);

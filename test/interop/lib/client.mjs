@@ -94,6 +94,16 @@ function short(v, max = 400) {
     return s.length > max ? `${s.slice(0, max)}…(${s.length} chars)` : s;
 }
 
+/**
+ * Appends to a connection's record; a record with a cap (opts.keep) keeps about its last cap
+ * entries, so that a long run (the soak: 400 connections, hours of stream items) does not grow
+ * the test process until its garbage collector stalls it.
+ */
+function record(list, entry) {
+    list.push(entry);
+    if (list.cap && list.length > 2 * list.cap) list.splice(0, list.length - list.cap);
+}
+
 class RecordingLogger {
     constructor(trace) {
         this.trace = trace;
@@ -102,10 +112,10 @@ class RecordingLogger {
     log(level, message) {
         if (level < signalR.LogLevel.Debug) {
             // Trace: the transports' raw data lines. Keep them, shortened.
-            this.trace.push(`${ts()} trace ${message.length > 600 ? `${message.slice(0, 600)}…` : message}`);
+            record(this.trace, `${ts()} trace ${message.length > 600 ? `${message.slice(0, 600)}…` : message}`);
             return;
         }
-        this.trace.push(`${ts()} ${signalR.LogLevel[level]} ${message}`);
+        record(this.trace, `${ts()} ${signalR.LogLevel[level]} ${message}`);
     }
 }
 
@@ -121,16 +131,16 @@ function makeProtocol(name, trace, events) {
         const msgs = parse(data, logger);
         for (const m of msgs) {
             const e = { dir: "in", at: Date.now(), msg: m };
-            events.push(e);
-            trace.push(`${ts()} <<< ${MESSAGE_TYPE_NAMES[m.type] ?? m.type} ${short(m)}`);
+            record(events, e);
+            record(trace, `${ts()} <<< ${MESSAGE_TYPE_NAMES[m.type] ?? m.type} ${short(m)}`);
             for (const w of events.waiters.slice()) w(e);
         }
         return msgs;
     };
     p.writeMessage = (m) => {
         const e = { dir: "out", at: Date.now(), msg: m };
-        events.push(e);
-        trace.push(`${ts()} >>> ${MESSAGE_TYPE_NAMES[m.type] ?? m.type} ${short(m)}`);
+        record(events, e);
+        record(trace, `${ts()} >>> ${MESSAGE_TYPE_NAMES[m.type] ?? m.type} ${short(m)}`);
         for (const w of events.waiters.slice()) w(e);
         return write(m);
     };
@@ -140,12 +150,15 @@ function makeProtocol(name, trace, events) {
 /**
  * Build (not start) a hub connection.
  * opts: url, pair (a MATRIX entry, default WebSockets/json), token | accessTokenFactory, reconnectDelays,
- * label, httpOptions (extra withUrl options).
+ * reconnectForever (instead of reconnectDelays: retry without end), label, httpOptions (extra withUrl
+ * options), keep (the log lines and messages kept: about the last
+ * keep of each; default all).
  */
 export function buildConnection(opts) {
     const pair = opts.pair ?? MATRIX[0];
     const trace = [];
     const events = [];
+    trace.cap = events.cap = opts.keep ?? 0;
     events.waiters = [];
     const httpOptions = { logMessageContent: true, ...(opts.httpOptions ?? {}) };
     if (pair.transport !== undefined && pair.transport !== null) httpOptions.transport = pair.transport;
@@ -158,6 +171,10 @@ export function buildConnection(opts) {
         .withHubProtocol(makeProtocol(pair.protocol ?? "json", trace, events))
         .configureLogging(new RecordingLogger(trace));
     if (opts.reconnectDelays) b = b.withAutomaticReconnect(opts.reconnectDelays);
+    else if (opts.reconnectForever) {
+        // As Herald's web app does: retry without end, at most every 2 s.
+        b = b.withAutomaticReconnect({ nextRetryDelayInMilliseconds: (r) => [0, 500, 1000][r.previousRetryCount] ?? 2000 });
+    }
     if (opts.statefulReconnect) b = b.withStatefulReconnect();
     if (opts.serverTimeoutMs) b = b.withServerTimeout(opts.serverTimeoutMs);
     if (opts.keepAliveMs) b = b.withKeepAliveInterval(opts.keepAliveMs);
