@@ -1,14 +1,18 @@
 package redis_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"net"
+	neturl "net/url"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,4 +240,94 @@ func (s *redisServer) stop(t *testing.T) {
 	_ = s.cmd.Process.Kill() // gone already is fine
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// lostReplyProxy forwards TCP to Redis; armed, it forwards the next EVAL/EVALSHA, reads Redis's
+// reply and closes the client's connection instead of passing the reply on: the command ran, its
+// reply was lost, as when a network cut falls between the two.
+type lostReplyProxy struct {
+	ln    net.Listener
+	to    string
+	armed atomic.Bool
+	lost  atomic.Int32
+}
+
+func startLostReplyProxy(t *testing.T, to string) *lostReplyProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &lostReplyProxy{ln: ln, to: to}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *lostReplyProxy) serve(c net.Conn) {
+	defer c.Close()
+	r, err := net.Dial("tcp", p.to)
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	buf := make([]byte, 64<<10)
+	reply := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		if _, err := r.Write(buf[:n]); err != nil {
+			return
+		}
+		// One request, one reply: the clients here pipeline nothing.
+		m, err := r.Read(reply)
+		if err != nil {
+			return
+		}
+		if p.armed.Load() && bytes.Contains(bytes.ToUpper(buf[:n]), []byte("EVAL")) && !bytes.HasPrefix(reply[:m], []byte("-NOSCRIPT")) {
+			p.armed.Store(false)
+			p.lost.Add(1)
+			return // the reply is dropped with the connection
+		}
+		if _, err := c.Write(reply[:m]); err != nil {
+			return
+		}
+	}
+}
+
+// An append whose reply is lost is sent again by go-redis (MaxRetries): the message is kept once,
+// and the retry returns the number the first run gave it.
+func TestLogAppendWhoseReplyIsLostIsKeptOnce(t *testing.T) {
+	url := redisURL(t)
+	u, err := neturl.Parse(url)
+	require.NoError(t, err)
+	p := startLostReplyProxy(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	b, err := redis.New(context.Background(), redis.Options{URL: u.String(), Prefix: uniquePrefix()})
+	require.NoError(t, err)
+	defer b.Close()
+	var store backplane.Store = b
+	ctx := context.Background()
+
+	first, err := store.LogAppend(ctx, "feed:alice", []byte("one"), 10, time.Minute)
+	require.NoError(t, err)
+	p.armed.Store(true)
+	second, err := store.LogAppend(ctx, "feed:alice", []byte("two"), 10, time.Minute)
+	require.NoError(t, err, "go-redis sends the append again on a new connection")
+	require.EqualValues(t, 1, p.lost.Load(), "the proxy dropped one reply")
+	require.Equal(t, first+1, second)
+
+	read, err := store.LogSince(ctx, "feed:alice", 0, 10)
+	require.NoError(t, err)
+	require.Len(t, read.Entries, 2, "each message once: %+v", read.Entries)
+	require.Equal(t, "two", string(read.Entries[1].Value))
+	require.Equal(t, second, read.Last)
 }

@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -134,13 +136,33 @@ func (b *Backplane) Claim(ctx context.Context, key string, ttl time.Duration) (b
 // A log is a stream whose entry ids are the entries' numbers ("n-0"), beside a counter; both under
 // one hash tag (one slot in a Redis Cluster), appended to in one script so that numbers and order
 // agree whichever node appends.
+//
+// Each append carries an id of its own (field "i"), and the script first looks for it among the
+// stream's last appendLookback entries: go-redis sends a command once more after a network error
+// (MaxRetries), and when only the reply was lost the first run has appended already. The second
+// run then returns the first one's number instead of appending the message twice (seen in the
+// chaos suite as a notification with two numbers after a Redis reset).
 var logAppend = goredis.NewScript(`
+local recent = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[5])
+for _, e in ipairs(recent) do
+  local f = e[2]
+  for j = 1, #f, 2 do
+    if f[j] == 'i' and f[j + 1] == ARGV[4] then
+      return tonumber(string.match(e[1], '^%d+'))
+    end
+  end
+end
 local n = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], n .. '-0', 'v', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], n .. '-0', 'v', ARGV[2], 'i', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return n
 `)
+
+// appendLookback is how many of a log's last entries an append looks through for its own id: a
+// retry follows its first run within the command's timeout, so only appends to the same log in
+// between could push the first run's entry further back.
+const appendLookback = 32
 
 func (b *Backplane) logKeys(key string) []string {
 	k := b.key("{" + key + "}")
@@ -149,10 +171,18 @@ func (b *Backplane) logKeys(key string) []string {
 
 // LogAppend implements backplane.Store.
 func (b *Backplane) LogAppend(ctx context.Context, key string, value []byte, keep int, ttl time.Duration) (int64, error) {
+	var id [12]byte
+	_, _ = rand.Read(id[:]) // crypto/rand does not fail
+	return b.logAppendOnce(ctx, key, value, keep, ttl, base64.RawURLEncoding.EncodeToString(id[:]))
+}
+
+// logAppendOnce appends value to the log under an append id: a second run with the same id
+// returns the number the first one got, without appending.
+func (b *Backplane) logAppendOnce(ctx context.Context, key string, value []byte, keep int, ttl time.Duration, id string) (int64, error) {
 	if b.isClosed() {
 		return 0, ErrClosed
 	}
-	n, err := logAppend.Run(ctx, b.client, b.logKeys(key), max(keep, 1), value, max(ttl.Milliseconds(), 1)).Int64()
+	n, err := logAppend.Run(ctx, b.client, b.logKeys(key), max(keep, 1), value, max(ttl.Milliseconds(), 1), id, appendLookback).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("redis store: log append: %w", err)
 	}
