@@ -22,10 +22,10 @@ const SECONDS = Number(process.env.HERALD_CHAOS_SECONDS ?? 40);
 const REPORT_EVERY = Number(process.env.HERALD_CHAOS_REPORT_SECONDS ?? 60) * 1000;
 const STREAM = 40; // items per stream, 25 ms apart: a stream lasts about a second
 const WS = PAIRS[0]; // WebSockets/json: stateful reconnect works on WebSockets
-// Each connection keeps about its last KEEP log lines and messages: kept whole, 400 connections'
+// Each connection keeps about its last KEEP (500) log lines and messages: kept whole, 400 connections'
 // records filled the test process's 4 GB heap after 15 minutes of soak, and its garbage collector
 // then stalled it long enough for the stream connections to give up reconnecting.
-const KEEP = 2000;
+const KEEP = 500;
 
 // The official JS client (10.0.11) leaves a failed resume's socket open and lets it feed the next
 // connection's handshake, then leaves that handshake's rejection unhandled (see repro-handshake.mjs
