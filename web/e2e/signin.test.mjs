@@ -74,14 +74,15 @@ describe("signing in with tokens, and owner-only downloads", { skip: skip || fal
     });
 
     test("a pasted token signs in, and the page signs out at the token's end", async () => {
-        const short = server.token("dave", ...jwtFlags, "--token-ttl", "6s");
+        // 15 s: time for a loaded machine to sign in and connect before the token ends.
+        const short = server.token("dave", ...jwtFlags, "--token-ttl", "15s");
         await signOut();
         await page.getByText("Sign in with a token").click();
         await page.getByLabel("Access token (JWT)").fill(short);
         await page.getByRole("button", { name: "Sign in" }).click();
         await live();
         assert.equal(await page.getByTestId("user").textContent(), "dave");
-        await page.getByText("Your session ended. Sign in again.").waitFor({ timeout: 15000 });
+        await page.getByText("Your session ended. Sign in again.").waitFor({ timeout: 45000 });
         assert.equal(await page.evaluate(() => sessionStorage.getItem("herald.token")), null);
     });
 
