@@ -94,6 +94,8 @@ func writeFailure(err error) string {
 		return what
 	case strings.Contains(msg, "full") || strings.Contains(msg, "no space") || strings.Contains(msg, "too large"):
 		return "disk full"
+	case strings.Contains(msg, "i/o error"):
+		return "disk I/O error" // SQLite's answer to a file it may not grow (a size limit, a quota)
 	case strings.Contains(msg, "read-only") || strings.Contains(msg, "readonly"):
 		return "read-only"
 	case strings.Contains(msg, "refused") || strings.Contains(msg, "reset") || strings.Contains(msg, "closed") ||

@@ -38,7 +38,7 @@ func TestReadyzWhenTheDiskTakesNoWrites(t *testing.T) {
 	}, 30*time.Second, 100*time.Millisecond, "/readyz kept answering %d %v with a disk that takes no writes", status, body)
 	e := body["error"].(map[string]any)
 	require.Equal(t, "database_unavailable", e["code"])
-	require.Equal(t, "The task database does not take writes (disk full); the node's log has the details.", e["message"])
+	require.Equal(t, "The task database does not take writes (disk I/O error); the node's log has the details.", e["message"])
 	t.Logf("/readyz: %s", e["message"])
 
 	setFileSizeLimit(t, s.cmd.Process.Pid, ^uint64(0))
