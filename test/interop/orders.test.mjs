@@ -239,10 +239,10 @@ function suite() {
     before(async () => {
         ctx.dir = makeTempDir("herald-orders-");
         ctx.auditFile = path.join(ctx.dir, "audit.jsonl");
-        // run.sh builds the example before the suites start (HERALD_ORDERS_BIN), so that a slow
+        // run.sh builds the example before the suites start (HERALD_TEST_ORDERS_BIN), so that a slow
         // build on a loaded machine does not count against this file's time limit.
-        ctx.bin = process.env.HERALD_ORDERS_BIN || path.join(ctx.dir, "orders");
-        if (!process.env.HERALD_ORDERS_BIN) await goBuild(ctx.bin);
+        ctx.bin = process.env.HERALD_TEST_ORDERS_BIN || path.join(ctx.dir, "orders");
+        if (!process.env.HERALD_TEST_ORDERS_BIN) await goBuild(ctx.bin);
         ctx.herald = await HeraldServer.start({ conformance: false, extraArgs: ["--hub", "orders", "--access-key", ACCESS_KEY] });
         // The connection string as the README has it: herald keys.
         const keys = await runHerald(["keys", "--endpoint", ctx.herald.url, "--access-key", ACCESS_KEY]);

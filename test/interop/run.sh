@@ -11,7 +11,7 @@ log="$(mktemp)"
 orders_dir="$(mktemp -d)"
 trap 'rm -rf "$orders_dir"' EXIT
 go build -o "$orders_dir/orders" ../../examples/orders || exit 1
-export HERALD_ORDERS_BIN="$orders_dir/orders"
+export HERALD_TEST_ORDERS_BIN="$orders_dir/orders"
 node --test --test-concurrency=1 --test-timeout=60000 $(ls *.test.mjs | grep -v -e '^cluster' -e '^chaos') >"$log" 2>&1 &
 single=$!
 node --test --test-concurrency=1 --test-timeout=300000 cluster*.test.mjs chaos.test.mjs
