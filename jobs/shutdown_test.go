@@ -23,7 +23,9 @@ func TestStopGivesRunningTasksBoundedTime(t *testing.T) {
 
 		short, err := first.store.Enqueue(ctx, "alice", "Short", &DemoArgs{Steps: 4, StepMs: 100})
 		require.NoError(t, err)
-		long, err := first.store.Enqueue(ctx, "alice", "Long", &DemoArgs{Steps: 30, StepMs: 100})
+		// 10 s: it must still run when the grace period ends, however long a loaded machine takes
+		// to see both tasks running (3 s was not enough once in make test).
+		long, err := first.store.Enqueue(ctx, "alice", "Long", &DemoArgs{Steps: 100, StepMs: 100})
 		require.NoError(t, err)
 		for _, id := range []string{short.ID, long.ID} {
 			waitState(t, first.store, "alice", id, StateRunning, 20*time.Second)
@@ -53,7 +55,7 @@ func TestStopGivesRunningTasksBoundedTime(t *testing.T) {
 		// The next process (here: a new store on the same database) resumes it.
 		second := setup(t, cfg, true)
 		done := waitState(t, second.store, "alice", long.ID, StateSucceeded, 60*time.Second)
-		require.JSONEq(t, `{"steps":30}`, string(done.Result))
+		require.JSONEq(t, `{"steps":100}`, string(done.Result))
 		notes, err := second.store.Notifications(ctx, "alice", false, 10)
 		require.NoError(t, err)
 		var forLong int
