@@ -42,8 +42,10 @@ func openSQLite(ctx context.Context, cfg Config) (*sqliteBackend, error) {
 	}
 	path := filepath.Join(cfg.DataDir, "herald.db")
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
+	// busy_timeout first: switching a new database to WAL takes a lock, and processes opening it
+	// at once must wait for it rather than fail with SQLITE_BUSY (TestConcurrentMigrations saw it).
 	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
