@@ -24,6 +24,9 @@ export interface ExportResult {
     expired?: boolean;
 }
 
+/** The kind of Herald's export tasks. */
+export const EXPORT_KIND = "herald_export";
+
 export interface Task {
     id: string;
     owner: string;

@@ -1,7 +1,7 @@
 import { html } from "htm/preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { bytes, count, dateTime, duration, relative } from "../format";
-import { isActive, isExportResult, TASK_STATES, type Task, type TaskState } from "../types";
+import { EXPORT_KIND, isActive, isExportResult, TASK_STATES, type Task, type TaskState } from "../types";
 
 interface Props {
     tasks: Task[];
@@ -129,8 +129,10 @@ function ProgressView({ task: t }: { task: Task }) {
     const known = p.total > 0;
     const pct = Math.max(0, Math.min(100, p.percent || 0));
     const eta = p.eta ? Date.parse(p.eta) - Date.now() : NaN;
+    // An export counts rows; other kinds count steps of their own, named in their message.
+    const unit = t.kind === EXPORT_KIND ? " rows" : "";
     const parts = [
-        known ? `${count(p.done)} of ${count(p.total)} rows` : p.done ? `${count(p.done)} rows` : "",
+        known ? `${count(p.done)} of ${count(p.total)}${unit}` : p.done ? `${count(p.done)}${unit}` : "",
         p.bytes ? bytes(p.bytes) : "",
         known ? `${pct.toFixed(pct < 10 ? 1 : 0)}%` : "",
         Number.isFinite(eta) && eta > 0 ? `about ${duration(eta)} left` : "",
