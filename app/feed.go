@@ -11,9 +11,9 @@ import (
 	"github.com/heraldhq/herald/jobs"
 )
 
-// A user's feed: every taskUpdated and notification the notifications hub pushes to a user is
-// numbered (seq, 1, 2, 3, … per user, whichever node or worker sends it) and kept, the last
-// feedKeep of them for feedTTL after the user's last one, in the cluster's Store (Redis Streams
+// A user's feed: every taskUpdated, notification and notificationsRead the notifications hub pushes
+// to a user is numbered (seq, 1, 2, 3, … per user, whichever node or worker sends it) and kept, the
+// last feedKeep of them for feedTTL after the user's last one, in the cluster's Store (Redis Streams
 // with --redis, memory on one node). A page that missed some (its node died, the server restarted,
 // a reconnect without stateful reconnect) calls the hub method Missed with the last seq it saw and
 // gets what came after, in order; when the feed no longer reaches back that far (complete false)
@@ -118,5 +118,11 @@ type sequencedTask struct {
 // sequencedNotification is a notification as the notification target carries it.
 type sequencedNotification struct {
 	*jobs.Notification
+	Seq int64 `json:"seq"`
+}
+
+// sequencedReadChange is a read mark as notificationsRead carries it.
+type sequencedReadChange struct {
+	jobs.ReadChange
 	Seq int64 `json:"seq"`
 }

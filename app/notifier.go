@@ -8,7 +8,7 @@ import (
 	"github.com/heraldhq/herald/jobs"
 )
 
-// hubNotifier pushes task changes and notifications to every connection of the owner on the
+// hubNotifier pushes task changes, notifications and read marks to every connection of the owner on the
 // notifications hub, on every node, each numbered in the owner's feed (feed.go). Sending only
 // publishes (the backplane delivers), and is bounded by notifyTimeout, so it never holds a task for
 // long.
@@ -50,12 +50,13 @@ func (n hubNotifier) number(ctx context.Context, user, target string, arg any) i
 }
 
 // NotificationsRead tells every page of owner which notifications were read and the unread
-// count, so that the bell agrees across tabs. It is not numbered in the feed: a page that missed
-// it reads the count again after reconnecting.
+// count, so that the bell agrees across tabs. It is numbered in the feed like the others: a page
+// that catches up through Missed learns what another tab marked read meanwhile.
 func (n hubNotifier) NotificationsRead(ctx context.Context, owner string, r jobs.ReadChange) {
 	ctx, cancel := context.WithTimeout(ctx, notifyTimeout)
 	defer cancel()
-	if err := n.h.Clients().User(owner).Send(ctx, "notificationsRead", r); err != nil {
+	seq := n.number(ctx, owner, "notificationsRead", r)
+	if err := n.h.Clients().User(owner).Send(ctx, "notificationsRead", sequencedReadChange{ReadChange: r, Seq: seq}); err != nil {
 		n.log.Warn("push notificationsRead", "err", err)
 	}
 }

@@ -189,7 +189,7 @@ func TestFeedNumbersMessagesAndMissedReplaysThem(t *testing.T) {
 			got := make(chan msg, 100)
 			c, err := client.New(base+"/hubs/notifications", client.Options{Protocol: p, AccessToken: client.StaticToken(token)})
 			require.NoError(t, err)
-			for _, target := range []string{"taskUpdated", "notification"} {
+			for _, target := range []string{"taskUpdated", "notification", "notificationsRead"} {
 				c.On(target, func(_ context.Context, a client.Args) (any, error) {
 					var v map[string]any
 					require.NoError(t, a.Decode(0, &v))
@@ -215,6 +215,17 @@ func TestFeedNumbersMessagesAndMissedReplaysThem(t *testing.T) {
 					t.Fatalf("no notification; got %v", live)
 				}
 			}
+			// Marking it read (as another tab would) is numbered too.
+			status, _ = call(t, http.MethodPost, base+"/api/notifications/read", token, "")
+			require.Equal(t, http.StatusOK, status)
+			select {
+			case m := <-got:
+				require.Equal(t, "notificationsRead", m.target)
+				require.Equal(t, true, m.v["all"])
+				live = append(live, m)
+			case <-ctx.Done():
+				t.Fatalf("no notificationsRead; got %v", live)
+			}
 			for i, m := range live {
 				require.EqualValues(t, i+1, m.v["seq"], "message %d (%s) is numbered %d: no gap", i, m.target, i+1)
 			}
@@ -229,6 +240,7 @@ func TestFeedNumbersMessagesAndMissedReplaysThem(t *testing.T) {
 				require.EqualValues(t, live[i].v["seq"], m.Seq)
 				arg := m.Arg.(map[string]any)
 				require.Equal(t, live[i].v["id"], arg["id"], "the argument as it went out live")
+				require.Equal(t, live[i].v["all"], arg["all"])
 				require.EqualValues(t, m.Seq, arg["seq"])
 			}
 
@@ -236,7 +248,7 @@ func TestFeedNumbersMessagesAndMissedReplaysThem(t *testing.T) {
 			require.NoError(t, c.Invoke(ctx, "Missed", &tail, len(live)-1))
 			require.True(t, tail.Complete)
 			require.Len(t, tail.Messages, 1)
-			require.Equal(t, "notification", tail.Messages[0].Target)
+			require.Equal(t, "notificationsRead", tail.Messages[0].Target)
 
 			var none app.Missed
 			require.NoError(t, c.Invoke(ctx, "Missed", &none, len(live)))

@@ -115,6 +115,14 @@ export class Server {
         return execFileSync(herald, ["send", "--endpoint", this.url, "--data-dir", this.dir, ...args], { stdio: "pipe" }).toString();
     }
 
+    /** A call to the management API (POST path, e.g. /api/hubs/notifications/users/alice/:closeConnections), with a token for its URL. */
+    async manage(path) {
+        const url = `${this.url}${path}`;
+        const token = execFileSync(herald, ["keys", "--data-dir", this.dir, "--token", url], { stdio: "pipe" }).toString().trim();
+        const r = await fetch(`${url}?api-version=2022-06-01`, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+        if (!r.ok) throw new Error(`POST ${path}: ${r.status} ${await r.text()}`);
+    }
+
     /** `herald token`: a token this server accepts, given the same JWT flags. */
     token(user, ...args) {
         return execFileSync(herald, ["token", "--data-dir", this.dir, "--user", user, ...args], { stdio: "pipe" }).toString().trim();

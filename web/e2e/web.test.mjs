@@ -197,6 +197,48 @@ describe("web app", { skip: skip || false }, () => {
         assert.equal(await bob.locator("[data-testid=toast].toast-error").count(), 0, "nor her failure's toast");
     });
 
+    test("a page that was away catches up from the feed (Missed), with no list to read again", async () => {
+        // The server ends alice's connections (no stateful resume: the official client stays closed,
+        // and the page connects anew), and the phone's new connection is held 3 s while a task runs
+        // and finishes: the phone learns of it only through the hub method Missed.
+        const tasksRead = [];
+        const onRequest = (r) => r.url().includes("/api/tasks?") && tasksRead.push(r.url());
+        alice2.on("request", onRequest);
+        const asked = [];
+        const onSocket = (ws) => ws.on("framesent", (f) => typeof f.payload === "string" && f.payload.includes('"target":"Missed"') && asked.push(f.payload));
+        alice2.on("websocket", onSocket);
+        const held = "**/hubs/notifications/negotiate*";
+        await alice2.route(held, async (route) => {
+            await sleep(3000);
+            await route.continue();
+        });
+        try {
+            await server.manage("/api/hubs/notifications/users/alice/:closeConnections");
+            await alice2.locator("[data-testid=conn-status]:not([data-status=connected])").waitFor({ timeout: 10000 });
+            const resp = await fetch(`${server.url}/api/demo/tasks`, {
+                method: "POST",
+                headers: { Authorization: `Bearer ${server.token("alice")}`, "Content-Type": "application/json" },
+                body: JSON.stringify({ steps: 4, stepMs: 100 }),
+            });
+            assert.equal(resp.status, 202);
+            const { id } = await resp.json();
+            await alice1.locator(`[data-testid=task][data-task-id="${id}"][data-state=succeeded]`).waitFor({ timeout: 15000 });
+            assert.equal(await taskRow(alice2, id).count(), 0, "the phone was away while it ran");
+            await alice2.locator(`[data-testid=task][data-task-id="${id}"][data-state=succeeded]`).waitFor({ timeout: 20000 });
+            await toastsWith(alice2, "Demo task (4 steps)").first().waitFor({ timeout: 5000 });
+            for (const p of [alice1, alice2]) {
+                assert.equal(await toastsWith(p, "Demo task (4 steps)").count(), 1, `${p.personName}: one toast for it`);
+            }
+            assert.ok(asked.length >= 1, "the phone asked for what it missed");
+            assert.deepEqual(tasksRead, [], "and read no task list: the feed reached back");
+            await screenshot("caught-up", [alice2]);
+        } finally {
+            await alice2.unroute(held);
+            alice2.off("request", onRequest);
+            alice2.off("websocket", onSocket);
+        }
+    });
+
     test("the server restarts: the pages say so, reconnect, and show the truth", async () => {
         // A task that the restart interrupts (a demo task of 30 steps of 300 ms): it goes back to
         // the queue, runs again after the restart, and finishes while the pages are back.

@@ -5,6 +5,7 @@ import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, type Session, type WebConfig } from "./api";
 import { useSession } from "./session";
 import { download as downloadFile } from "./download";
+import { Feed, type MissedReply } from "./feed";
 import { Link, type LinkStatus } from "./hub";
 import { announcementToast } from "./announce";
 import { ExportForm } from "./ui/exportform";
@@ -123,36 +124,51 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
     }, []);
 
     useEffect(() => {
-        let first = true;
-        const link = new Link({
-            status: setStatus,
-            resync: () => {
-                // After a start or a reconnect the list and the inbox are read anew: what changed
-                // while the page was away (a restart, a sleep) shows as it is.
-                void loadTasks(filterRef.current);
-                void loadNotes(!first);
-                first = false;
+        let link: Link | undefined = undefined;
+        const feed = new Feed({
+            missed: (after) => link!.conn.invoke<MissedReply>("Missed", after),
+            apply: (target, arg) => {
+                switch (target) {
+                    case "taskUpdated": {
+                        const t = arg as Task;
+                        setTasks((list) => upsert(list, t, filterRef.current, nextRef.current === undefined));
+                        break;
+                    }
+                    case "notification": {
+                        const n = arg as Notification;
+                        if (seen.current.has(n.id)) return;
+                        setNotes((list) => [n, ...list.filter((x) => x.id !== n.id)].slice(0, 50));
+                        setUnread((u) => u + 1);
+                        noteToast(n);
+                        break;
+                    }
+                    case "notificationsRead": {
+                        const r = arg as ReadChange;
+                        const now = new Date().toISOString();
+                        setNotes((list) => list.map((n) => (n.readAt || !(r.all || r.ids?.includes(n.id)) ? n : { ...n, readAt: now })));
+                        if (r.unread >= 0) setUnread(r.unread);
+                        else void loadNotes(false);
+                        break;
+                    }
+                }
+            },
+            // What changed while the page was away (a restart, a sleep) shows as it is.
+            refetch: async (toastMissed) => {
+                await Promise.all([loadTasks(filterRef.current), loadNotes(toastMissed)]);
             },
         });
-        link.on("taskUpdated", (t: Task) => setTasks((list) => upsert(list, t, filterRef.current, nextRef.current === undefined)));
-        link.on("notification", (n: Notification) => {
-            if (seen.current.has(n.id)) return;
-            setNotes((list) => [n, ...list.filter((x) => x.id !== n.id)].slice(0, 50));
-            setUnread((u) => u + 1);
-            noteToast(n);
-        });
-        link.on("notificationsRead", (r: ReadChange) => {
-            const now = new Date().toISOString();
-            setNotes((list) => list.map((n) => (n.readAt || !(r.all || r.ids?.includes(n.id)) ? n : { ...n, readAt: now })));
-            if (r.unread >= 0) setUnread(r.unread);
-            else void loadNotes(false);
-        });
+        // After a start or a reconnect the page catches up from the feed, or reads the list and the
+        // inbox anew when the feed does not reach back (feed.ts).
+        link = new Link({ status: setStatus, resync: () => feed.sync() });
+        for (const target of ["taskUpdated", "notification", "notificationsRead"]) {
+            link.on(target, (arg: unknown) => feed.live(target, arg));
+        }
         link.on("announcement", (...args: unknown[]) => {
             const t = announcementToast(args);
             if (t) toast(t);
         });
         link.start();
-        return () => void link.stop();
+        return () => void link!.stop();
     }, []);
 
     const setFilter = (f: TaskState | "") => {
