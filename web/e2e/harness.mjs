@@ -179,7 +179,15 @@ export async function screenshot(step, pages) {
         const wide = await p.evaluate(() => document.documentElement.scrollWidth - Math.min(window.innerWidth, screen.width));
         if (wide > 0) p.problems.push(`${p.personName}: at step ${step} the page is ${wide} px wider than the screen`);
         const file = path.join(shotDir, `${n}-${step}-${p.personName}.png`);
+        // From the top: a full-page shot of a scrolled page draws the sticky header where the
+        // viewport was, across the middle of the page. The scroll is put back afterwards.
+        const y = await p.evaluate(() => {
+            const y = window.scrollY;
+            window.scrollTo(0, 0);
+            return y;
+        });
         await p.screenshot({ path: file, fullPage: true });
+        await p.evaluate((y) => window.scrollTo(0, y), y);
         process.stdout.write(`screenshot: ${file}\n`);
     }
 }
