@@ -15,7 +15,10 @@ describe("web app", { skip: skip || false }, () => {
     const pages = () => [alice1, alice2, bob].filter(Boolean);
 
     before(async () => {
-        server = new Server({ rows: ROWS, args: ["--datasets", fileURLToPath(new URL("datasets.yaml", import.meta.url))] });
+        // Links last the shortest time allowed, a minute, and the sweep looks every 5 s: the first
+        // export's file is gone before the suite ends, while its pages are open.
+        const datasets = fileURLToPath(new URL("datasets.yaml", import.meta.url));
+        server = new Server({ rows: ROWS, args: ["--datasets", datasets, "--link-ttl", "1m", "--retention-every", "5s"] });
         await server.start();
         browser = await launch();
         process.stdout.write(`screenshots go to ${artifactsOf("users")}\n`);
@@ -174,6 +177,14 @@ describe("web app", { skip: skip || false }, () => {
         server.send("--all", "--target", "announcement", "--args", '["Maintenance at 18:00 UTC"]');
         for (const p of pages()) await toastsWith(p, "Maintenance at 18:00 UTC").waitFor({ timeout: 10000 });
         await screenshot("announcement", pages());
+        // A burst: the desktop shows them all, the phone only the newest two (more would cover its list).
+        for (const n of [1, 2, 3]) server.send("--all", "--target", "announcement", "--args", JSON.stringify([`Burst ${n}`]));
+        for (const p of [alice1, alice2]) await toastsWith(p, "Burst 3").waitFor({ timeout: 10000 });
+        const visible = async (p) => (await p.locator("[data-testid=toast]").evaluateAll((ts) => ts.filter((t) => t.checkVisibility()).map((t) => t.textContent)));
+        assert.ok((await visible(alice1)).length >= 4, `the desktop shows every toast: ${await visible(alice1)}`);
+        const phone = await visible(alice2);
+        assert.equal(phone.length, 2, `the phone shows two: ${phone}`);
+        assert.match(phone.join(" | "), /Burst 2.*Burst 3/);
     });
 
     test("a task that fails shows its reason and one error toast on each of alice's pages, none on bob's", async () => {
@@ -306,6 +317,25 @@ describe("web app", { skip: skip || false }, () => {
         await screenshot("admin", [adminPhone]);
         assert.deepEqual(adminPhone.problems, [], "the operators' page at phone width");
         await adminPhone.context().close();
+    });
+
+    test("the first export's file expires: the sweep deletes it and both of alice's pages say Expired, with no link", async () => {
+        const token = server.token("alice");
+        const deadline = Date.now() + 120000;
+        let task;
+        for (;;) {
+            task = await (await fetch(`${server.url}/api/tasks/${exportId}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+            if (task.result?.expired || Date.now() > deadline) break;
+            await sleep(1000);
+        }
+        assert.equal(task.result?.expired, true, `the sweep marked the file expired: ${JSON.stringify(task.result)}`);
+        assert.equal(task.result.downloadUrl, undefined, "and took its link away");
+        for (const p of [alice1, alice2]) {
+            const row = taskRow(p, exportId);
+            await row.getByTestId("expired").waitFor({ timeout: 10000 });
+            assert.equal(await row.getByTestId("download").count(), 0, `${p.personName}: no download link once expired`);
+        }
+        await screenshot("expired", [alice1, alice2]);
     });
 
     test("no serious or critical accessibility violation on the users' pages", async () => {
