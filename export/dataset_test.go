@@ -207,7 +207,7 @@ func TestTitleNamesTheFilters(t *testing.T) {
 	require.NoError(t, err)
 	exp, err = New(Config{Registry: reg, DefaultSourceURL: "sqlite:///nowhere.db"})
 	require.NoError(t, err)
-	plan, err := exp.Prepare(Request{Dataset: "a", Format: "csv", Params: map[string]any{"q": "ab\u202ecd\x01" + strings.Repeat("x", 100)}}, nil)
+	plan, err := exp.Prepare(Request{Dataset: "a", Format: "csv", Params: map[string]any{"q": "ab\u202ecd\x01\u200f\u061c" + strings.Repeat("x", 100)}}, nil)
 	require.NoError(t, err)
 	require.Equal(t, "Export of A (CSV) · Search: abcd"+strings.Repeat("x", 35)+"…", plan.Title())
 	reg, err = Parse([]byte(`datasets: [{name: a, params: [{name: a, type: string}, {name: b, type: string}, {name: c, type: string},

@@ -84,11 +84,12 @@ func describeFilters(d *Dataset, raw map[string]any) []string {
 	return out
 }
 
-// printable drops control characters and the bidirectional formatting ones (U+202A–U+202E,
-// U+2066–U+2069), which could make a title read otherwise than it is.
+// printable drops control characters and the bidirectional formatting ones (Unicode's
+// Bidi_Control: U+061C, U+200E–U+200F, U+202A–U+202E, U+2066–U+2069, as auth refuses in user ids),
+// which could make a title read otherwise than it is.
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			return -1
 		}
 		return r
