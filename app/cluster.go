@@ -84,16 +84,36 @@ func OpenBackplane(ctx context.Context, c ClusterConfig, reg prometheus.Register
 // to it (herald worker), must agree on it.
 const NotificationsHub = "notifications"
 
-// NewPublisher returns the Notifier of a process that runs tasks without serving hubs (herald
-// worker): it publishes task updates and notifications on the backplane, to the owner's
-// connections on every node. bp must be the cluster's.
-func NewPublisher(bp backplane.Backplane, log *slog.Logger) (jobs.Notifier, error) {
-	h, err := hub.New(NotificationsHub, hub.Options{Backplane: bp, Logger: log})
+// Publisher is the Notifier of a process that runs tasks without serving hubs (herald worker): it
+// publishes task updates and notifications on the backplane, to the owner's connections on every
+// node, and takes part in the operators' live trace and counts as a node of its own (its sends
+// show in the trace and in the sends per second; it holds no connection).
+type Publisher struct {
+	hubNotifier
+	monitor *hub.Monitor
+}
+
+// NewPublisher starts a Publisher on the cluster's backplane bp. nodeID names the process in the
+// operators' trace and counts ("": a random id). Close it when done.
+func NewPublisher(ctx context.Context, bp backplane.Backplane, nodeID string, log *slog.Logger) (*Publisher, error) {
+	m, err := newMonitor(hub.MonitorOptions{NodeID: nodeID}, bp, log)
 	if err != nil {
 		return nil, err
 	}
-	return hubNotifier{h: h, feed: feed{store: backplane.StoreOf(bp)}, log: log}, nil
+	if err := m.Start(ctx); err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	h, err := hub.New(NotificationsHub, hub.Options{Backplane: bp, Logger: log, Monitor: m})
+	if err != nil {
+		return nil, errors.Join(err, m.Close())
+	}
+	return &Publisher{hubNotifier: hubNotifier{h: h, feed: feed{store: backplane.StoreOf(bp)}, log: log}, monitor: m}, nil
 }
+
+var _ jobs.Notifier = (*Publisher)(nil)
+
+// Close leaves the operators' trace and counts.
+func (p *Publisher) Close() error { return p.monitor.Close() }
 
 // notifyTimeout bounds one live update: while Redis is away a worker must not stall on it (the
 // update is in the task list and the inbox anyway).

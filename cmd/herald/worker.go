@@ -17,6 +17,7 @@ type workerCmd struct {
 	exportFlags
 	clusterFlags
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"Time running tasks get at SIGINT/SIGTERM before they are left to be resumed." default:"10s"`
+	NodeID          string        `name:"node-id" help:"This worker's name in the operators' live trace and counts, with --redis (default: a random id, new at each start)." placeholder:"NAME"`
 }
 
 // Run runs tasks without serving HTTP. With --redis, their updates and notifications reach the
@@ -49,10 +50,15 @@ func (w *workerCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	}
 	store := tasks.Store
 	if bp != nil {
-		pub, err := app.NewPublisher(bp, logger)
+		pub, err := app.NewPublisher(ctx, bp, w.NodeID, logger)
 		if err != nil {
 			return err
 		}
+		defer func() {
+			if err := pub.Close(); err != nil {
+				logger.Warn("close publisher", "err", err)
+			}
+		}()
 		store.SetNotifier(pub)
 	}
 	if err := store.Start(ctx); err != nil {

@@ -245,7 +245,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	}
 	main := c.envs[0]
 	c.worker = &proc{name: "worker", c: c, ready: "worker running",
-		args: append([]string{"worker"}, c.commonArgs(main, filepath.Join(dir, "env-"+main.name, "worker"))...)}
+		args: append([]string{"worker", "--node-id", "worker"}, c.commonArgs(main, filepath.Join(dir, "env-"+main.name, "worker"))...)}
 
 	// The nodes of all environments start at once (the schemas are migrated already).
 	var all []*proc

@@ -33,6 +33,22 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// start starts a cluster; one that cannot (a service or nginx missing) fails the test under
+// CI=true and skips it loudly elsewhere.
+func start(ctx context.Context, t *testing.T, cfg cluster.Config) *cluster.Cluster {
+	t.Helper()
+	c, err := cluster.Start(ctx, cfg)
+	var missing *clusterenv.MissingError
+	if errors.As(err, &missing) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v, and CI=true", missing)
+		}
+		t.Skipf("!!!!! SKIPPING: %v (under CI=true this test fails instead) !!!!!", missing)
+	}
+	require.NoError(t, err)
+	return c
+}
+
 // post sends a control request and decodes its JSON reply.
 func post(t *testing.T, base, path string) (int, map[string]any) {
 	t.Helper()
@@ -58,17 +74,9 @@ func get(t *testing.T, url string) (int, string) {
 // test/interop/cluster*.test.mjs drive full ones with the official client.
 func TestStartControlClose(t *testing.T) {
 	ctx := context.Background()
-	c, err := cluster.Start(ctx, cluster.Config{
+	c := start(ctx, t, cluster.Config{
 		Herald: herald, Env: "ctl", Nodes: 2, SecondEnv: "ctl2", SecondNodes: 1, DemoRows: 10, Log: logWriter{t},
 	})
-	var missing *clusterenv.MissingError
-	if errors.As(err, &missing) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v, and CI=true", missing)
-		}
-		t.Skipf("!!!!! SKIPPING: %v (under CI=true this test fails instead) !!!!!", missing)
-	}
-	require.NoError(t, err)
 	closed := false
 	defer func() {
 		if !closed {
@@ -107,7 +115,7 @@ func TestStartControlClose(t *testing.T) {
 	code, body = post(t, ctl.URL, "/nodes/1/kill")
 	require.Equal(t, http.StatusOK, code, body)
 	require.Equal(t, false, body["process"].(map[string]any)["running"])
-	_, err = http.Get(info.Nodes[1] + "/readyz")
+	_, err := http.Get(info.Nodes[1] + "/readyz")
 	require.Error(t, err, "killed")
 	code, body = post(t, ctl.URL, "/nodes/1/start")
 	require.Equal(t, http.StatusOK, code, body)
