@@ -124,9 +124,11 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
     }, []);
 
     useEffect(() => {
-        let link: Link | undefined = undefined;
+        // After a start or a reconnect the page catches up from the feed, or reads the list and the
+        // inbox anew when the feed does not reach back (feed.ts).
+        const link = new Link({ status: setStatus, resync: () => feed.sync() });
         const feed = new Feed({
-            missed: (after) => link!.conn.invoke<MissedReply>("Missed", after),
+            missed: (after) => link.conn.invoke<MissedReply>("Missed", after),
             apply: (target, arg) => {
                 switch (target) {
                     case "taskUpdated": {
@@ -157,9 +159,6 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
                 await Promise.all([loadTasks(filterRef.current), loadNotes(toastMissed)]);
             },
         });
-        // After a start or a reconnect the page catches up from the feed, or reads the list and the
-        // inbox anew when the feed does not reach back (feed.ts).
-        link = new Link({ status: setStatus, resync: () => feed.sync() });
         for (const target of ["taskUpdated", "notification", "notificationsRead"]) {
             link.on(target, (arg: unknown) => feed.live(target, arg));
         }
@@ -168,7 +167,7 @@ function Home({ session: s, config, onSignOut }: { session: Session; config: Web
             if (t) toast(t);
         });
         link.start();
-        return () => void link!.stop();
+        return () => void link.stop();
     }, []);
 
     const setFilter = (f: TaskState | "") => {

@@ -48,8 +48,7 @@ export class Feed {
         const seq = seqOf(arg);
         if (!seq || this.last < 0 || seq <= this.last) return; // unnumbered, not synced yet, or old
         if (seq === this.last + 1) {
-            this.last = seq;
-            while (this.ahead.delete(this.last + 1)) this.last++;
+            this.advance(seq);
             return;
         }
         this.ahead.add(seq);
